@@ -1,0 +1,390 @@
+"""Bronze: exactly-once, incremental ingestion of one landing source into its Delta table.
+
+Like Auto Loader on open-source Spark: a ledger (`ops.ingested_file`) remembers every file taken, so a
+rerun reads only new files. Every landing line becomes exactly one bronze row: parsed lines keep the
+source's columns as text; lines that cannot be parsed are kept with a reason and the raw line.
+Secret columns (the CRM's clear-text `Account_password`) are never written: dropped from parsed rows,
+redacted from raw lines, and the raw line is kept only AES-GCM-sealed with the environment's key.
+
+Exactly-once: one Delta commit per run appends all new files' rows; the ledger is written after it. A
+crash between the two is repaired on the next run from the `_source_file` of rows already in bronze.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import MapType, StringType, StructField, StructType
+
+import lakedb
+from lakedb.bronze import bronze_table
+from lakedb.sources import Source, source
+from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.fs import FileInfo, list_files, local_path, read_head
+from lakehouse_core.runner import utcnow
+from lakehouse_core.secrets import secret_key
+
+BOM = b"\xef\xbb\xbf"
+REPLACEMENT = "\ufffd"
+SECRET_LIKE = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
+REDACTED = "<redacted>"
+
+
+@dataclass
+class Header:
+    """What the first line of a delimited file says, and how it maps onto the source's contract."""
+
+    names: list[str]
+    flags: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)  # contract column -> position in the file
+    extras: list[tuple[int, str]] = field(default_factory=list)  # (position, name) not in the contract
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def recognised(self) -> bool:
+        return bool(self.index)
+
+
+def parse_header(raw: bytes, src: Source) -> Header:
+    flags = []
+    if raw.startswith(BOM):
+        flags.append("bom")
+        raw = raw[len(BOM):]
+    if raw.endswith(b"\r\n"):
+        flags.append("crlf")
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    names = next(csv.reader([text]), []) if text else []
+    header = Header(names=names, flags=flags)
+    by_exact = {n: i for i, n in reversed(list(enumerate(names)))}
+    by_loose = {n.strip().lower(): i for i, n in reversed(list(enumerate(names)))}
+    used = set()
+    for c in src.columns:
+        if c in by_exact:
+            header.index[c] = by_exact[c]
+        elif c.lower() in by_loose:
+            header.index[c] = by_loose[c.lower()]
+            if "renamed_columns" not in flags:
+                flags.append("renamed_columns")
+        else:
+            header.missing.append(c)
+        if c in header.index:
+            used.add(header.index[c])
+    # A file that names none of the source's key columns is not this source's data (wrong delimiter,
+    # wrong file): every line is kept as unparseable rather than guessed at.
+    if not any(k in header.index for k in src.keys):
+        header.index = {}
+        flags.append("unrecognised_header")
+        return header
+    header.extras = [(i, n) for i, n in enumerate(names) if i not in used]
+    if header.extras:
+        flags.append("extra_columns")
+    if header.missing:
+        flags.append("missing_columns")
+    return header
+
+
+def redact_raw(line: Column, header: Header, src: Source) -> Column:
+    if not src.secrets:
+        return line
+    n = len(header.names) or len(src.columns)
+    positions = [header.index.get(s, src.columns.index(s)) for s in src.secrets]
+    tokens = F.split(line, ",")
+
+    def pick(x: Column, i: Column) -> Column:
+        hit = F.lit(False)
+        for p in positions:
+            hit = hit | (i == p) | (i == F.size(tokens) - (n - p))
+        return F.when(hit, F.lit(REDACTED)).otherwise(x)
+
+    return F.array_join(F.transform(tokens, pick), ",")
+
+
+def _non_utf8(text: Column) -> Column:
+    # Invalid bytes become U+FFFD when the line is decoded as UTF-8.
+    return F.decode(text.cast("binary"), "UTF-8").contains(REPLACEMENT)
+
+
+def _rescued(pairs: list[tuple[str, Column]]) -> Column:
+    if not pairs:
+        return F.lit(None).cast("string")
+    js = F.to_json(F.struct(*[c.alias(name) for name, c in pairs]))
+    return F.when(js == "{}", None).otherwise(js)
+
+
+def _missing(names: list[str]) -> Column:
+    return F.array(*[F.lit(n) for n in names]) if names else F.lit(None).cast("array<string>")
+
+
+def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: Header, key: str | None) -> DataFrame:
+    """Read files that share one header line; every data line yields one row."""
+    n = len(header.names)
+    if not header.recognised:
+        lines = (spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+                 .where(F.trim(F.regexp_replace("value", "^\ufeff", "")) != ""))
+        header_text = ",".join(header.names)
+        lines = lines.where(F.regexp_replace(F.col("value"), "^\ufeff", "") != header_text)
+        return finish(lines, src, {}, reason=F.lit("unrecognised_header"), raw=F.col("value"),
+                      rescued=F.lit(None).cast("string"), missing=_missing(list(src.columns)), header=header,
+                      key=key)
+    schema = StructType([StructField(f"c{i}", StringType()) for i in range(n)]
+                        + [StructField("_corrupt_record", StringType())])
+    df = (spark.read.format("csv").schema(schema)
+          .options(header="true", mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt_record",
+                   enforceSchema="true", multiLine="false", encoding="UTF-8")
+          .load(files)
+          .withColumn("_source_file", F.col("_metadata.file_path")))
+    values = {c: F.col(f"c{i}") for c, i in header.index.items()}
+    corrupt = F.col("_corrupt_record")
+    secret_pos = {header.index[s] for s in src.secrets if s in header.index}
+    fields_text = F.concat_ws(",", *[F.lit(REDACTED) if i in secret_pos else F.coalesce(F.col(f"c{i}"), F.lit(""))
+                                     for i in range(n)])
+    any_bad_text = F.lit(False)
+    for i in range(n):
+        any_bad_text = any_bad_text | F.coalesce(F.col(f"c{i}").contains(REPLACEMENT), F.lit(False))
+    quotes = F.length(corrupt) - F.length(F.regexp_replace(corrupt, '"', ""))
+    reason = (F.when(corrupt.isNotNull() & corrupt.contains(REPLACEMENT), "non_utf8")
+              .when(corrupt.isNotNull() & (quotes % 2 == 1), "malformed_csv")
+              .when(corrupt.isNotNull(), "wrong_column_count")
+              .when(any_bad_text, "non_utf8"))
+    raw = F.coalesce(corrupt, fields_text)
+    extras = [(name or f"_c{i}", F.col(f"c{i}")) for i, name in header.extras]
+    if src.secrets:
+        extras = [(name, c) for name, c in extras if not SECRET_LIKE.search(name)]
+    return finish(df, src, values, reason=reason, raw=raw, rescued=_rescued(extras),
+                  missing=_missing(header.missing), header=header, key=key)
+
+
+def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Column, raw: Column,
+           rescued: Column, missing: Column, header: Header, key: str | None) -> DataFrame:
+    """Bronze's columns (without run metadata); a line that failed keeps only its redacted, sealed raw text."""
+    failed = reason.isNotNull()
+    cols = [F.when(~failed | reason.isin("non_utf8"), values[c]).cast("string").alias(c) if c in values
+            else F.lit(None).cast("string").alias(c) for c in src.kept_columns]
+    raw_line = F.when(failed, redact_raw(raw, header, src) if src.secrets else raw)
+    sealed_line = (F.when(failed, F.base64(F.aes_encrypt(raw, F.lit(key), F.lit("GCM"))))
+                   if src.secrets and key else F.lit(None).cast("string"))
+    return df.select(
+        *cols,
+        rescued.alias("_rescued_data"),
+        missing.alias("_missing_columns"),
+        reason.alias("_corrupt_reason"),
+        raw_line.alias("_raw_line"),
+        sealed_line.alias("_raw_line_sealed"),
+        F.col("_source_file"),
+    )
+
+
+def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | None) -> DataFrame:
+    """JSON Lines: each non-blank line must be one JSON object; extra keys are rescued, absent ones flagged."""
+    lines = (spark.read.text(files)
+             .select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+             .where(F.trim("value") != ""))
+    obj = F.from_json(F.col("value"), MapType(StringType(), StringType()))
+    lines = lines.withColumn("_obj", obj)
+    contract = F.array(*[F.lit(c) for c in src.columns])
+    keys = F.map_keys("_obj")
+    values = {c: F.col("_obj").getItem(c) for c in src.columns}
+    reason = (F.when(_non_utf8(F.col("value")), "non_utf8")
+              .when(F.col("_obj").isNull(), "invalid_json"))
+    extra = F.map_filter("_obj", lambda k, v: ~F.array_contains(contract, k))
+    if src.secrets:
+        extra = F.map_filter(extra, lambda k, v: ~k.rlike(SECRET_LIKE.pattern))
+    rescued = F.when(F.size(extra) > 0, F.to_json(extra))
+    missing_arr = F.filter(contract, lambda c: ~F.array_contains(keys, c))
+    missing = F.when(F.col("_obj").isNotNull() & (F.size(missing_arr) > 0), missing_arr)
+    header = Header(names=list(src.columns), index={c: i for i, c in enumerate(src.columns)})
+    return finish(lines, src, values, reason=reason, raw=F.col("value"), rescued=rescued, missing=missing,
+                  header=header, key=key)
+
+
+def _cell(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    return str(v)
+
+
+def read_xlsx(spark: SparkSession, src: Source, files: list[FileInfo], key: str | None,
+              flags: dict[str, list[str]]) -> DataFrame:
+    """Excel workbooks are small rosters: parsed on the driver with openpyxl, one row per sheet row."""
+    import openpyxl
+
+    schema = StructType([StructField(c, StringType()) for c in src.kept_columns] + [
+        StructField("_rescued_data", StringType()), StructField("_missing_columns", StringType()),
+        StructField("_corrupt_reason", StringType()), StructField("_raw_line", StringType()),
+        StructField("_raw_line_sealed", StringType()), StructField("_source_file", StringType())])
+    rows = []
+    for f in files:
+        data = _read_bytes(spark, f.path)
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is kept as one quarantined row
+            rows.append(tuple([None] * len(src.kept_columns)) + (
+                None, None, "unreadable_workbook", f"{type(exc).__name__}: not a readable .xlsx workbook",
+                None, f.path))
+            flags[f.path].append("unreadable_workbook")
+            continue
+        names = wb.sheetnames
+        sheet = src.sheet if src.sheet in names else names[0]
+        if len(names) > 1:
+            flags[f.path].append("extra_sheets")
+        it = wb[sheet].iter_rows(values_only=True)
+        head = [(_cell(v) or "").strip() for v in next(it, ())]
+        header = parse_header(",".join(head).encode(), src)
+        flags[f.path].extend(header.flags)
+        for values in it:
+            cells = [_cell(v) for v in values]
+            if all(c is None or c == "" for c in cells):
+                continue
+            if not header.recognised:
+                raw = ",".join(c or "" for c in cells)
+                rows.append(tuple([None] * len(src.kept_columns)) + (
+                    None, None, "unrecognised_header", raw, None, f.path))
+                continue
+            get = {c: (cells[i] if i < len(cells) else None) for c, i in header.index.items()}
+            extras = {n: cells[i] for i, n in header.extras if i < len(cells) and cells[i] is not None
+                      and not (src.secrets and SECRET_LIKE.search(n))}
+            rows.append(tuple(get.get(c) for c in src.kept_columns) + (
+                json.dumps(extras, sort_keys=True) if extras else None,
+                json.dumps(header.missing) if header.missing else None,
+                None, None, None, f.path))
+        wb.close()
+    df = spark.createDataFrame(rows, schema)
+    return df.withColumn("_missing_columns", F.from_json("_missing_columns", "array<string>"))
+
+
+def _read_bytes(spark: SparkSession, path: str) -> bytes:
+    local = local_path(path)
+    if local is not None:
+        with open(local, "rb") as fh:
+            return fh.read()
+    return spark.read.format("binaryFile").load(path).select("content").first()[0]
+
+
+def with_ingestion_metadata(df: DataFrame, run_id: str, ingested_at: dt.datetime) -> DataFrame:
+    batch = F.to_date(F.regexp_extract("_source_file", r"batch=(\d{4}-\d{2}-\d{2})", 1))
+    return (df.withColumn("_batch", F.coalesce(batch, F.lit(ingested_at.date())))
+            .withColumn("_ingested_at", F.lit(ingested_at))
+            .withColumn("_run_id", F.lit(run_id)))
+
+
+def read_new_files(spark: SparkSession, src: Source, files: list[FileInfo], key: str | None
+                   ) -> tuple[DataFrame | None, dict[str, list[str]]]:
+    """One DataFrame with bronze's columns for `files`, and file-level flags per path."""
+    flags: dict[str, list[str]] = defaultdict(list)
+    nonempty = []
+    for f in files:
+        if f.size == 0:
+            flags[f.path].append("empty_file")
+        else:
+            nonempty.append(f)
+    if not nonempty:
+        return None, flags
+    if src.format == "xlsx":
+        return read_xlsx(spark, src, nonempty, key, flags), flags
+    if src.format == "jsonl":
+        return read_jsonl(spark, src, [f.path for f in nonempty], key), flags
+    groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    headers: dict[tuple[str, ...], Header] = {}
+    for f in nonempty:
+        header = parse_header(read_head(spark, f.path), src)
+        flags[f.path].extend(header.flags)
+        if not header.names:
+            flags[f.path].append("empty_file")
+            continue
+        sig = tuple(header.names)
+        groups[sig].append(f.path)
+        headers[sig] = header
+    frames = [read_csv_group(spark, src, paths, headers[sig], key) for sig, paths in groups.items()]
+    if not frames:
+        return None, flags
+    out = frames[0]
+    for other in frames[1:]:
+        out = out.unionByName(other)
+    return out, flags
+
+
+def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: str) -> tuple[set[str], set[str]]:
+    """(files in the ledger, files found in bronze but missing from the ledger after a crash)."""
+    ledger = spark.table(ctx.table("ops.ingested_file")).where(F.col("source") == src.name)
+    known = {r.file for r in ledger.select("file").collect()}
+    last = ledger.agg(F.max("ingested_at")).first()[0]
+    bronze = spark.table(table)
+    if last is not None:
+        bronze = bronze.where(F.col("_ingested_at") >= F.lit(last))
+    in_bronze = {r._source_file for r in bronze.select("_source_file").distinct().collect()}
+    return known, in_bronze - known
+
+
+def file_counts(spark: SparkSession, table: str, condition: Column) -> dict[str, tuple[int, int]]:
+    rows = (spark.table(table).where(condition).groupBy("_source_file")
+            .agg(F.count(F.lit(1)).alias("n"), F.count("_corrupt_reason").alias("bad")).collect())
+    return {r._source_file: (r.n, r.bad) for r in rows}
+
+
+def run(ctx: JobContext, source_name: str) -> JobResult:
+    spark = ctx.spark
+    src = source(source_name)
+    table = ctx.table(bronze_table(src).id)
+    ledger_table = ctx.table("ops.ingested_file")
+    landing = f"{ctx.cfg.path('landing')}/{src.name}"
+    files = list_files(spark, landing)
+    known, orphaned = already_ingested(spark, ctx, src, table)
+    by_path = {f.path: f for f in files}
+    ledger_rows = []
+    now = utcnow()
+    if orphaned:
+        # A previous run committed rows but died before its ledger entry: record, never re-read.
+        ctx.log(f"recovering the ledger for {len(orphaned)} file(s) ingested by an interrupted run")
+        counts = file_counts(spark, table, F.col("_source_file").isin(sorted(orphaned)))
+        for path in sorted(orphaned):
+            n, bad = counts.get(path, (0, 0))
+            f = by_path.get(path)
+            ledger_rows.append(_ledger_row(src, path, f, n, bad, [], ctx.run_id, now))
+    new = [f for f in files if f.path not in known and f.path not in orphaned]
+    ctx.log(f"{src.name}: {len(files)} file(s) in landing, {len(new)} new")
+    rows_written = rows_bad = 0
+    if new:
+        key = secret_key(ctx.cfg) if src.secrets else None
+        df, flags = read_new_files(spark, src, new, key)
+        if df is not None:
+            target = lakedb.table(bronze_table(src).id)
+            out = with_ingestion_metadata(df, ctx.run_id, now).select(*target.column_names)
+            out.write.format("delta").mode("append").saveAsTable(table)
+        counts = file_counts(spark, table, F.col("_run_id") == ctx.run_id) if df is not None else {}
+        for f in new:
+            n, bad = counts.get(f.path, (0, 0))
+            rows_written += n - bad
+            rows_bad += bad
+            ledger_rows.append(_ledger_row(src, f.path, f, n, bad, flags.get(f.path, []), ctx.run_id, now))
+    if ledger_rows:
+        ledger = lakedb.table("ops.ingested_file")
+        spark.createDataFrame(ledger_rows, ledger.spark_schema()).write.format("delta").mode("append") \
+            .saveAsTable(ledger_table)
+    return JobResult(rows_read=rows_written + rows_bad, rows_written=rows_written, rows_quarantined=rows_bad,
+                     detail={"files_new": len(new), "files_recovered": len(orphaned)})
+
+
+def _ledger_row(src: Source, path: str, f: FileInfo | None, n: int, bad: int, flags: list[str], run_id: str,
+                now: dt.datetime) -> tuple:
+    m = re.search(r"batch=(\d{4}-\d{2}-\d{2})", path)
+    return (src.name, path, dt.date.fromisoformat(m.group(1)) if m else None, f.size if f else None,
+            f.modified_at if f else None, n, n - bad, bad, sorted(set(flags)), run_id, now)
+
+
+if __name__ == "__main__":
+    from lakehouse_core.submit import main
+
+    sys.exit(main(__name__))

@@ -1,0 +1,90 @@
+"""Creates the lake database from the `lakedb` model, idempotently: databases, tables, comments, constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyspark.sql import SparkSession
+
+import lakedb
+from lakedb.model import Table, sql_string
+from lakehouse_core.config import Config, valid_identifier
+
+DATABASE_COMMENTS = {
+    "bronze": "Raw source records as they arrived, plus ingestion columns. Append-only.",
+    "silver": "Validated, conformed, deduplicated entities with history (snake_case).",
+    "gold": "Star schema, reports and KPIs for analysts and Power BI.",
+    "ops": "Run log, job runs, ingestion ledger, data-quality results and quarantine.",
+}
+
+
+def qualified(cfg: Config, table: Table | str) -> str:
+    """`database.table` for this environment (databases may be renamed per environment)."""
+    t = lakedb.table(table) if isinstance(table, str) else table
+    return f"{valid_identifier(cfg.database(t.layer), 'database')}.{valid_identifier(t.name, 'table')}"
+
+
+def ensure_databases(spark: SparkSession, cfg: Config) -> None:
+    existing = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+    for layer in lakedb.LAYERS:
+        db = valid_identifier(cfg.database(layer), "database")
+        if db in existing:
+            continue
+        location = ""
+        if cfg.spark.get("database_locations", True):
+            location = f" LOCATION {sql_string(cfg.path('warehouse') + '/' + db + '.db')}"
+        spark.sql(
+            f"CREATE DATABASE IF NOT EXISTS {db} COMMENT {sql_string(DATABASE_COMMENTS[layer])}{location}"
+        )
+
+
+def create_table_sql(cfg: Config, t: Table) -> str:
+    parts = [f"CREATE TABLE IF NOT EXISTS {qualified(cfg, t)} ({t.ddl_columns()}) USING DELTA"]
+    if t.partition_by:
+        parts.append(f"PARTITIONED BY ({', '.join(f'`{c}`' for c in t.partition_by)})")
+    parts.append(f"COMMENT {sql_string(t.comment)}")
+    if t.properties:
+        props = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(t.properties.items()))
+        parts.append(f"TBLPROPERTIES ({props})")
+    return " ".join(parts)
+
+
+def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | None = None) -> list[str]:
+    """Create missing tables, add columns the model gained, add missing CHECK constraints.
+
+    Returns the tables it created. Existing data is never rewritten.
+    """
+    ensure_databases(spark, cfg)
+    tables = list(lakedb.TABLES if tables is None else tables)
+    created = []
+    existing: dict[str, set[str]] = {}
+    for t in tables:
+        db = cfg.database(t.layer)
+        if db not in existing:
+            existing[db] = {row.name for row in spark.catalog.listTables(db)}
+        name = qualified(cfg, t)
+        if t.name not in existing[db]:
+            spark.sql(create_table_sql(cfg, t))
+            created.append(name)
+        else:
+            _evolve(spark, name, t)
+        _ensure_constraints(spark, name, t)
+    return created
+
+
+def _evolve(spark: SparkSession, name: str, t: Table) -> None:
+    have = {f.name for f in spark.table(name).schema.fields}
+    missing = [c for c in t.columns if c.name not in have]
+    if missing:
+        cols = ", ".join(f"`{c.name}` {c.type} COMMENT {sql_string(c.comment)}" for c in missing)
+        spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({cols})")
+
+
+def _ensure_constraints(spark: SparkSession, name: str, t: Table) -> None:
+    wanted = [r for r in t.rules if r.constraint]
+    if not wanted:
+        return
+    props = {row.key: row.value for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
+    for rule in wanted:
+        if f"delta.constraints.{rule.name.lower()}" not in props:
+            spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT {valid_identifier(rule.name)} CHECK ({rule.expr})")

@@ -1,0 +1,66 @@
+"""File listing and small reads through Hadoop's FileSystem, so local paths and abfss:// behave alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    modified_at: dt.datetime
+
+
+def _fs(spark: SparkSession, path: str):
+    jvm = spark.sparkContext._jvm
+    jpath = jvm.org.apache.hadoop.fs.Path(path)
+    return jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), jpath
+
+
+def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
+    """All files under `root` (recursive), skipping hidden and `_`-prefixed names; [] if root is absent."""
+    fs, jpath = _fs(spark, root)
+    if not fs.exists(jpath):
+        return []
+    out = []
+    it = fs.listFiles(jpath, True)
+    while it.hasNext():
+        st = it.next()
+        name = st.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        out.append(FileInfo(
+            path=st.getPath().toString(),
+            size=st.getLen(),
+            modified_at=dt.datetime.fromtimestamp(st.getModificationTime() / 1000, dt.timezone.utc).replace(tzinfo=None),
+        ))
+    return sorted(out, key=lambda f: f.path)
+
+
+def local_path(path: str) -> str | None:
+    """The OS path of a `file:` or scheme-less path; None for remote storage."""
+    if path.startswith("file:"):
+        return "/" + path[5:].lstrip("/")
+    return None if "://" in path else path
+
+
+def read_head(spark: SparkSession, path: str, limit: int = 65536) -> bytes:
+    """The first line of a file as bytes (with its line end), at most `limit` bytes."""
+    local = local_path(path)
+    if local is not None:
+        with open(local, "rb") as fh:
+            return fh.readline(limit)
+    fs, jpath = _fs(spark, path)
+    jvm = spark.sparkContext._jvm
+    stream = fs.open(jpath)
+    try:
+        # ISO-8859-1 maps bytes 1:1 to chars, so the line's bytes survive the trip through py4j.
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "ISO-8859-1"))
+        line = reader.readLine()
+        return b"" if line is None else (line[:limit].encode("latin-1") + b"\n")
+    finally:
+        stream.close()

@@ -1,0 +1,235 @@
+"""Runs the manifest's jobs in dependency order in one SparkSession, and records everything in `ops`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import importlib
+import json
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+import lakedb
+from lakehouse_core import __version__
+from lakehouse_core.catalog import ensure_tables, qualified
+from lakehouse_core.config import Config, ensure_local_root, is_remote
+from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.errors import JobFailed, LakehouseError, RunLocked
+from lakehouse_core.manifest import Manifest
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_run_id() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+class Reporter:
+    """Progress people can follow; `quiet` for cron, `json` lines for schedulers."""
+
+    def __init__(self, quiet: bool = False, fmt: str = "text", stream=None) -> None:
+        self.quiet, self.fmt, self.stream = quiet, fmt, stream or sys.stderr
+
+    def event(self, kind: str, **fields) -> None:
+        if self.fmt == "json":
+            print(json.dumps({"event": kind, "at": utcnow().isoformat() + "Z", **fields}, default=str),
+                  file=self.stream, flush=True)
+            return
+        if self.quiet and kind not in ("run_failed",):
+            return
+        text = fields.get("message")
+        if text:
+            print(text, file=self.stream, flush=True)
+
+
+@dataclass
+class JobOutcome:
+    job: str
+    layer: str
+    status: str
+    seconds: float = 0.0
+    result: JobResult = field(default_factory=JobResult)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    outcomes: list[JobOutcome]
+    status: str
+
+    def table(self) -> str:
+        rows = [("job", "layer", "status", "rows written", "quarantined", "seconds")]
+        for o in self.outcomes:
+            rows.append((o.job, o.layer, o.status, _fmt(o.result.rows_written), _fmt(o.result.rows_quarantined),
+                         f"{o.seconds:.1f}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _fmt(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
+@contextlib.contextmanager
+def run_lock(cfg: Config) -> Iterator[None]:
+    """One `lakehouse run` per root at a time; the OS releases the lock even if the process is killed."""
+    if is_remote(cfg.root):  # schedulers serialise runs on clusters
+        yield
+        return
+    ensure_local_root(cfg)
+    path = Path(cfg.root) / "_run.lock"
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise RunLocked(f"another lakehouse run is using {cfg.root} ({holder}); wait for it to finish") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {utcnow():%Y-%m-%d %H:%M:%S} UTC\n")
+    fh.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def load_job(entry: str):
+    module = importlib.import_module(entry)
+    if not hasattr(module, "run"):
+        raise LakehouseError(f"{entry} has no run(ctx, **args) function")
+    return module.run
+
+
+def tables_written(manifest: Manifest, names: list[str]) -> list:
+    ids = {t for n in names for t in manifest.jobs[n].writes}
+    return [t for t in lakedb.TABLES if t.id in ids or t.layer == "ops"]
+
+
+def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> tuple[list[str], str | None]:
+    """Jobs to run to finish the last unfinished run: its failed (or interrupted) job and what follows it."""
+    runs = spark.table(qualified(cfg, "ops.run_log"))
+    last = runs.orderBy(runs.started_at.desc()).limit(1).collect()
+    if not last or last[0].status == "succeeded":
+        return [], None
+    run = last[0]
+    jobs = spark.table(qualified(cfg, "ops.job_run"))
+    done = {r.job for r in jobs.where((jobs.run_id == run.run_id) & (jobs.status == "succeeded")).collect()}
+    planned = [j for j in (run.planned_jobs or []) if j in manifest.jobs]
+    remaining = [j for j in planned if j not in done]
+    if not remaining:
+        return [], run.run_id
+    first = remaining[0]
+    wanted = {first} | manifest.downstream_of(first)
+    return [j for j in planned if j in wanted and j not in done], run.run_id
+
+
+class RunRecorder:
+    """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit."""
+
+    def __init__(self, spark: SparkSession, cfg: Config) -> None:
+        self.spark, self.cfg = spark, cfg
+
+    def _append(self, table_id: str, row: dict) -> None:
+        t = lakedb.table(table_id)
+        df = self.spark.createDataFrame([tuple(row.get(c) for c in t.column_names)], t.spark_schema())
+        df.write.format("delta").mode("append").saveAsTable(qualified(self.cfg, t))
+
+    def run_started(self, run_id: str, command: str, selection: str | None, full_refresh: bool,
+                    planned: list[str]) -> None:
+        self._append("ops.run_log", dict(
+            run_id=run_id, env=self.cfg.env, command=command, selection=selection, full_refresh=full_refresh,
+            planned_jobs=planned, started_at=utcnow(), status="running", host=socket.gethostname(),
+            version=__version__,
+        ))
+
+    def run_ended(self, run_id: str, status: str, failed_job: str | None, error: str | None) -> None:
+        from delta.tables import DeltaTable
+
+        DeltaTable.forName(self.spark, qualified(self.cfg, "ops.run_log")).update(
+            condition=f"run_id = '{run_id}'",
+            set={
+                "status": _lit(status), "ended_at": "current_timestamp()",
+                "failed_job": _lit(failed_job), "error": _lit(error),
+            },
+        )
+
+    def job_ended(self, run_id: str, o: JobOutcome, started: dt.datetime) -> None:
+        self._append("ops.job_run", dict(
+            run_id=run_id, job=o.job, layer=o.layer, started_at=started, ended_at=utcnow(),
+            seconds=round(o.seconds, 3), status=o.status, rows_read=o.result.rows_read,
+            rows_written=o.result.rows_written, rows_quarantined=o.result.rows_quarantined, error=o.error,
+            detail=json.dumps(o.result.detail, default=str, sort_keys=True) if o.result.detail else None,
+        ))
+
+
+def _lit(value: str | None):
+    from pyspark.sql import functions as F
+
+    return F.lit(value).cast("string")
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[str], *, command: str = "run",
+             selection: str | None = None, full_refresh: bool = False, reporter: Reporter | None = None,
+             run_id: str | None = None) -> RunSummary:
+    """Run `names` (already ordered) and record the run; raises JobFailed at the first failure."""
+    reporter = reporter or Reporter()
+    ensure_tables(spark, cfg, tables_written(manifest, names))
+    recorder = RunRecorder(spark, cfg)
+    run_id = run_id or new_run_id()
+    recorder.run_started(run_id, command, selection, full_refresh, names)
+    reporter.event("run_started", run_id=run_id, jobs=names,
+                   message=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})")
+    outcomes: list[JobOutcome] = []
+    for i, name in enumerate(names, 1):
+        job = manifest.jobs[name]
+        reporter.event("job_started", job=name, message=f"[{i}/{len(names)}] {name} ({job.layer}) ...")
+        started, t0 = utcnow(), time.perf_counter()
+        ctx = JobContext(spark=spark, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
+                         log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=f"    {msg}"))
+        try:
+            spark.sparkContext.setJobGroup(name, f"lakehouse {name}")
+            result = load_job(job.entry)(ctx, **job.args) or JobResult()
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as JobFailed
+            reason = one_line(exc)
+            outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=reason)
+            outcomes.append(outcome)
+            recorder.job_ended(run_id, outcome, started)
+            recorder.run_ended(run_id, "failed", name, reason)
+            reporter.event("run_failed", job=name, error=reason, message=f"job {name} failed: {reason}")
+            raise JobFailed(f"job {name} failed: {reason}") from exc
+        outcome = JobOutcome(name, job.layer, "succeeded", time.perf_counter() - t0, result)
+        outcomes.append(outcome)
+        recorder.job_ended(run_id, outcome, started)
+        reporter.event("job_ended", job=name, seconds=round(outcome.seconds, 2),
+                       rows_written=result.rows_written, rows_quarantined=result.rows_quarantined,
+                       message=f"    done in {outcome.seconds:.1f}s, {_fmt(result.rows_written) or 0} rows written"
+                       + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
+    recorder.run_ended(run_id, "succeeded", None, None)
+    summary = RunSummary(run_id, outcomes, "succeeded")
+    reporter.event("run_ended", run_id=run_id, status="succeeded", message=summary.table())
+    return summary

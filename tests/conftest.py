@@ -1,0 +1,50 @@
+"""One SparkSession for the whole test session: local[2], few shuffle partitions, UI off, Delta on.
+
+Each test that touches tables gets its own databases (suffix per test) and its own folders under
+`tmp_path`, so tests never see each other's data while sharing one JVM and one Derby metastore.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from lakehouse_core.config import Config, load_config
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def session_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lake")
+
+
+@pytest.fixture(scope="session")
+def spark(session_root):
+    from lakehouse_core.session import get_spark
+
+    os.environ.setdefault("LAKEHOUSE_SECRET_KEY", "test-key-0123456789abcdef0123456")
+    cfg = load_config("local", str(session_root))
+    cfg.raw["spark"]["conf"].update({"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+                                     "spark.driver.memory": "2g"})
+    session = get_spark(cfg, "lakehouse-tests")
+    yield session
+    session.stop()
+
+
+def make_cfg(root: Path, suffix: str) -> Config:
+    """A test environment: paths under `root`, databases named `<layer>_<suffix>`."""
+    base = load_config("local", str(root))
+    raw = dict(base.raw)
+    raw["databases"] = {layer: f"{layer}_{suffix}" for layer in ("bronze", "silver", "gold", "ops")}
+    raw["secrets"] = {"key_env": "LAKEHOUSE_SECRET_KEY", "generate_local_key": False}
+    return Config(env="test", root=str(root), raw=raw)
+
+
+@pytest.fixture
+def lake_cfg(tmp_path, spark) -> Config:
+    """A fresh, empty lake database for one test."""
+    return make_cfg(tmp_path, f"t{os.getpid()}_{next(_counter)}")

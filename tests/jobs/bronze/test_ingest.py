@@ -1,0 +1,128 @@
+"""Bronze ingestion on small hand-written landing files: one behaviour per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+import lakedb
+from jobs.bronze import ingest
+from lakedb.bronze import bronze_table
+from lakedb.sources import source
+from lakehouse_core.catalog import ensure_tables
+from lakehouse_core.context import JobContext
+
+CUSTOMER_HEADER = "customer_id,date_of_birth,gender,email,username,Account_password,FName,LName"
+
+
+def land(cfg, source: str, batch: str, name: str, data: bytes) -> Path:
+    folder = Path(cfg.path("landing")) / source / f"batch={batch}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def ingest_source(spark, cfg, source_name: str, run_id: str = "r1"):
+    src = source(source_name)
+    ensure_tables(spark, cfg, [bronze_table(src), *(t for t in lakedb.TABLES if t.layer == "ops")])
+    ctx = JobContext(spark=spark, cfg=cfg, run_id=run_id, job="t", log=lambda m: None)
+    return ingest.run(ctx, source_name)
+
+
+@pytest.fixture
+def cfg(lake_cfg):
+    return lake_cfg
+
+
+def test_parsed_rows_keep_source_columns_and_drop_the_password(spark, cfg):
+    land(cfg, "crm/customer", "2025-01-01", "customer_20250101.csv",
+         f"{CUSTOMER_HEADER}\n1,1990-02-03,M,a@b.com,ann,S3cr3t!pw,Ann,Lee\n2,,F,c@d.com,bo,Pa55#word,Bo,Ng\n".encode())
+    result = ingest_source(spark, cfg, "crm/customer")
+    got = spark.table(f"{cfg.database('bronze')}.crm_customer").select(
+        "customer_id", "date_of_birth", "gender", "email", "username", "FName", "LName", "_corrupt_reason",
+        F.col("_batch").cast("string").alias("batch"))
+    expected = spark.createDataFrame(
+        [("1", "1990-02-03", "M", "a@b.com", "ann", "Ann", "Lee", None, "2025-01-01"),
+         ("2", None, "F", "c@d.com", "bo", "Bo", "Ng", None, "2025-01-01")],
+        got.schema)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    assert "Account_password" not in spark.table(f"{cfg.database('bronze')}.crm_customer").columns
+    assert (result.rows_written, result.rows_quarantined) == (2, 0)
+
+
+def test_malformed_lines_are_kept_with_reason_and_redacted_raw_line(spark, cfg):
+    land(cfg, "crm/customer", "2025-01-01", "c.csv",
+         (f"{CUSTOMER_HEADER}\n"
+          "1,1990-02-03,M,a@b.com,ann,S3cr3t!pw,Ann,Lee\n"
+          "2,1990-02-03,M,\"x@y.com,bob,Hidden#1,Bob,Ray\n"
+          "3,1990-02-03,F,z@y.com,zed,Hidden#2,Zed,Fox,extra\n"
+          "4,1990-02-03,F,w@y.com,wil,Hidden#3,Wil\n").encode()
+         + b"5,1990-02-03,F,e@y.com,eve,Hidden#4,Ren\xe9e,Fox\n")
+    ingest_source(spark, cfg, "crm/customer")
+    got = (spark.table(f"{cfg.database('bronze')}.crm_customer").where("_corrupt_reason IS NOT NULL")
+           .select("_corrupt_reason", "_raw_line").orderBy("_raw_line"))
+    rows = [tuple(r) for r in got.collect()]
+    assert rows == [
+        ("malformed_csv", "2,1990-02-03,M,\"x@y.com,bob,<redacted>,Bob,Ray"),
+        ("wrong_column_count", "3,1990-02-03,F,z@y.com,zed,<redacted>,<redacted>,Fox,extra"),
+        ("wrong_column_count", "4,1990-02-03,F,w@y.com,<redacted>,<redacted>,Wil"),
+        ("non_utf8", "5,1990-02-03,F,e@y.com,eve,<redacted>,Ren\ufffde,Fox"),
+    ]
+    sealed = spark.table(f"{cfg.database('bronze')}.crm_customer").where("_corrupt_reason IS NOT NULL") \
+        .where(F.col("_raw_line_sealed").isNull()).count()
+    assert sealed == 0
+
+
+def test_rerun_reads_nothing_and_a_new_batch_adds_exactly_its_rows(spark, cfg):
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n5550002222,2\n")
+    land(cfg, "crm/Customer_phone", "2025-01-02", "p2.csv", b"phone,customer_id\n5550003333,3\n")
+    first = ingest_source(spark, cfg, "crm/Customer_phone", "r1")
+    again = ingest_source(spark, cfg, "crm/Customer_phone", "r2")
+    land(cfg, "crm/Customer_phone", "2025-01-03", "p3.csv", b"phone,customer_id\n5550004444,4\n5550005555,5\n")
+    third = ingest_source(spark, cfg, "crm/Customer_phone", "r3")
+    assert (first.rows_written, again.rows_written, third.rows_written) == (3, 0, 2)
+    per_run = {r._run_id: r.n for r in spark.table(f"{cfg.database('bronze')}.crm_customer_phone")
+               .groupBy("_run_id").agg(F.count("*").alias("n")).collect()}
+    assert per_run == {"r1": 3, "r3": 2}
+
+
+def test_extra_column_is_rescued_and_missing_column_flagged(spark, cfg):
+    land(cfg, "crm/The_Address", "2025-01-01", "a.csv",
+         b"country,city,customer_id,loyalty_tier\r\nEgypt,Cairo,1,gold\r\n")
+    ingest_source(spark, cfg, "crm/The_Address")
+    row = spark.table(f"{cfg.database('bronze')}.crm_the_address").first()
+    assert (row.country, row.government, row.city, row.customer_id) == ("Egypt", None, "Cairo", "1")
+    assert row._rescued_data == '{"loyalty_tier":"gold"}'
+    assert row._missing_columns == ["government"]
+    flags = spark.table(f"{cfg.database('ops')}.ingested_file").first().flags
+    assert flags == ["crlf", "extra_columns", "missing_columns"]
+
+
+def test_json_lines_parse_rescue_and_quarantine(spark, cfg):
+    land(cfg, "contact_center/interaction", "2025-01-01", "i.jsonl",
+         b'{"Interaction_id": 7, "interaction_type": "Complaint", "interaction_outcome": "Resolved", '
+         b'"follow_up_required": "No", "interaction_channel": "Email", "follow_up_date": null, '
+         b'"customer_id": 1, "interaction_date": "2024-12-31", "mood": "angry"}\n'
+         b'{"Interaction_id": 8, "broken": \n'
+         b'[1, 2]\n')
+    result = ingest_source(spark, cfg, "contact_center/interaction")
+    rows = spark.table(f"{cfg.database('bronze')}.contact_center_interaction").orderBy("_raw_line").collect()
+    parsed = [r for r in rows if r._corrupt_reason is None]
+    assert [(r.Interaction_id, r.customer_id, r.follow_up_date, r._rescued_data) for r in parsed] == [
+        ("7", "1", None, '{"mood":"angry"}')]
+    assert sorted((r._corrupt_reason, r._raw_line) for r in rows if r._corrupt_reason) == [
+        ("invalid_json", '[1, 2]'), ("invalid_json", '{"Interaction_id": 8, "broken": ')]
+    assert (result.rows_written, result.rows_quarantined) == (1, 2)
+
+
+def test_empty_and_header_only_files_are_recorded_with_zero_rows(spark, cfg):
+    land(cfg, "crm/Customer_phone", "2025-01-01", "empty.csv", b"")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "header.csv", b"phone,customer_id\n")
+    ingest_source(spark, cfg, "crm/Customer_phone")
+    got = {Path(r.file).name: (r.rows_read, r.flags) for r in
+           spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
+    assert got == {"empty.csv": (0, ["empty_file"]), "header.csv": (0, [])}
