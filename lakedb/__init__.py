@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from lakedb import bronze, ops
+from lakedb import bronze, gold, ml, ops, silver
 from lakedb.model import Column, Rule, Table
 from lakedb.sources import SOURCES, Source
 
 LAYERS = ("bronze", "silver", "gold", "ops")
 
-TABLES: tuple[Table, ...] = (*bronze.TABLES, *ops.TABLES)
+TABLES: tuple[Table, ...] = (*bronze.TABLES, *silver.TABLES, *gold.TABLES, *ml.TABLES, *ops.TABLES)
 TABLES_BY_ID: dict[str, Table] = {t.id: t for t in TABLES}
 
 
