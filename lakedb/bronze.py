@@ -9,8 +9,9 @@ INGESTION_COLUMNS: tuple[Column, ...] = (
     col("_rescued_data", "STRING", "Unexpected columns of the file, as a JSON object {column: value}; null if none."),
     col("_missing_columns", "ARRAY<STRING>", "Contract columns the file lacked (their values are null here)."),
     col("_corrupt_reason", "STRING",
-        "Null for a parsed line; else why the line could not be parsed (malformed_csv, wrong_column_count, "
-        "non_utf8, invalid_json, unreadable_workbook). Such rows are bronze's quarantine."),
+        "Null for a parsed line; else the expectation the line broke: balanced_quotes, column_count, "
+        "utf8_encoding, valid_json, expected_header (the file's header names no key column: wrong delimiter or "
+        "wrong file), readable_workbook. Such rows are bronze's quarantine."),
     col("_raw_line", "STRING",
         "The raw line of an unparseable record (secret fields redacted); null for parsed rows."),
     col("_raw_line_sealed", "STRING",

@@ -132,7 +132,7 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
                  .where(F.trim(F.regexp_replace("value", "^\ufeff", "")) != ""))
         header_text = ",".join(header.names)
         lines = lines.where(F.regexp_replace(F.col("value"), "^\ufeff", "") != header_text)
-        return finish(lines, src, {}, reason=F.lit("unrecognised_header"), raw=F.col("value"),
+        return finish(lines, src, {}, reason=F.lit("expected_header"), raw=F.col("value"),
                       rescued=F.lit(None).cast("string"), missing=_missing(list(src.columns)), header=header,
                       key=key)
     schema = StructType([StructField(f"c{i}", StringType()) for i in range(n)]
@@ -151,10 +151,10 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
     for i in range(n):
         any_bad_text = any_bad_text | F.coalesce(F.col(f"c{i}").contains(REPLACEMENT), F.lit(False))
     quotes = F.length(corrupt) - F.length(F.regexp_replace(corrupt, '"', ""))
-    reason = (F.when(corrupt.isNotNull() & corrupt.contains(REPLACEMENT), "non_utf8")
-              .when(corrupt.isNotNull() & (quotes % 2 == 1), "malformed_csv")
-              .when(corrupt.isNotNull(), "wrong_column_count")
-              .when(any_bad_text, "non_utf8"))
+    reason = (F.when(corrupt.isNotNull() & corrupt.contains(REPLACEMENT), "utf8_encoding")
+              .when(corrupt.isNotNull() & (quotes % 2 == 1), "balanced_quotes")
+              .when(corrupt.isNotNull(), "column_count")
+              .when(any_bad_text, "utf8_encoding"))
     raw = F.coalesce(corrupt, fields_text)
     extras = [(name or f"_c{i}", F.col(f"c{i}")) for i, name in header.extras]
     if src.secrets:
@@ -167,7 +167,7 @@ def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Col
            rescued: Column, missing: Column, header: Header, key: str | None) -> DataFrame:
     """Bronze's columns (without run metadata); a line that failed keeps only its redacted, sealed raw text."""
     failed = reason.isNotNull()
-    cols = [F.when(~failed | reason.isin("non_utf8"), values[c]).cast("string").alias(c) if c in values
+    cols = [F.when(~failed | reason.isin("utf8_encoding"), values[c]).cast("string").alias(c) if c in values
             else F.lit(None).cast("string").alias(c) for c in src.kept_columns]
     raw_line = F.when(failed, redact_raw(raw, header, src) if src.secrets else raw)
     sealed_line = (F.when(failed, F.base64(F.aes_encrypt(raw, F.lit(key), F.lit("GCM"))))
@@ -193,8 +193,8 @@ def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | No
     contract = F.array(*[F.lit(c) for c in src.columns])
     keys = F.map_keys("_obj")
     values = {c: F.col("_obj").getItem(c) for c in src.columns}
-    reason = (F.when(_non_utf8(F.col("value")), "non_utf8")
-              .when(F.col("_obj").isNull(), "invalid_json"))
+    reason = (F.when(_non_utf8(F.col("value")), "utf8_encoding")
+              .when(F.col("_obj").isNull(), "valid_json"))
     extra = F.map_filter("_obj", lambda k, v: ~F.array_contains(contract, k))
     if src.secrets:
         extra = F.map_filter(extra, lambda k, v: ~k.rlike(SECRET_LIKE.pattern))
@@ -232,7 +232,7 @@ def read_xlsx(spark: SparkSession, src: Source, files: list[FileInfo], key: str 
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable workbook is kept as one quarantined row
             rows.append(tuple([None] * len(src.kept_columns)) + (
-                None, None, "unreadable_workbook", f"{type(exc).__name__}: not a readable .xlsx workbook",
+                None, None, "readable_workbook", f"{type(exc).__name__}: not a readable .xlsx workbook",
                 None, f.path))
             flags[f.path].append("unreadable_workbook")
             continue
@@ -251,7 +251,7 @@ def read_xlsx(spark: SparkSession, src: Source, files: list[FileInfo], key: str 
             if not header.recognised:
                 raw = ",".join(c or "" for c in cells)
                 rows.append(tuple([None] * len(src.kept_columns)) + (
-                    None, None, "unrecognised_header", raw, None, f.path))
+                    None, None, "expected_header", raw, None, f.path))
                 continue
             get = {c: (cells[i] if i < len(cells) else None) for c, i in header.index.items()}
             extras = {n: cells[i] for i, n in header.extras if i < len(cells) and cells[i] is not None

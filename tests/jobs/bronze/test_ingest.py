@@ -67,10 +67,10 @@ def test_malformed_lines_are_kept_with_reason_and_redacted_raw_line(spark, cfg):
            .select("_corrupt_reason", "_raw_line").orderBy("_raw_line"))
     rows = [tuple(r) for r in got.collect()]
     assert rows == [
-        ("malformed_csv", "2,1990-02-03,M,\"x@y.com,bob,<redacted>,Bob,Ray"),
-        ("wrong_column_count", "3,1990-02-03,F,z@y.com,zed,<redacted>,<redacted>,Fox,extra"),
-        ("wrong_column_count", "4,1990-02-03,F,w@y.com,<redacted>,<redacted>,Wil"),
-        ("non_utf8", "5,1990-02-03,F,e@y.com,eve,<redacted>,Ren\ufffde,Fox"),
+        ("balanced_quotes", "2,1990-02-03,M,\"x@y.com,bob,<redacted>,Bob,Ray"),
+        ("column_count", "3,1990-02-03,F,z@y.com,zed,<redacted>,<redacted>,Fox,extra"),
+        ("column_count", "4,1990-02-03,F,w@y.com,<redacted>,<redacted>,Wil"),
+        ("utf8_encoding", "5,1990-02-03,F,e@y.com,eve,<redacted>,Ren\ufffde,Fox"),
     ]
     sealed = spark.table(f"{cfg.database('bronze')}.crm_customer").where("_corrupt_reason IS NOT NULL") \
         .where(F.col("_raw_line_sealed").isNull()).count()
@@ -115,7 +115,7 @@ def test_json_lines_parse_rescue_and_quarantine(spark, cfg):
     assert [(r.Interaction_id, r.customer_id, r.follow_up_date, r._rescued_data) for r in parsed] == [
         ("7", "1", None, '{"mood":"angry"}')]
     assert sorted((r._corrupt_reason, r._raw_line) for r in rows if r._corrupt_reason) == [
-        ("invalid_json", '[1, 2]'), ("invalid_json", '{"Interaction_id": 8, "broken": ')]
+        ("valid_json", '[1, 2]'), ("valid_json", '{"Interaction_id": 8, "broken": ')]
     assert (result.rows_written, result.rows_quarantined) == (1, 2)
 
 

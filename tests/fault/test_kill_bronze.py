@@ -1,0 +1,55 @@
+"""SIGKILL in the middle of bronze ingestion, then a normal rerun: every landing row is in bronze exactly once."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.fault.procs import delta_commits, kill_when, lakehouse, start
+
+pytestmark = pytest.mark.fault
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kill_src")
+    out = lakehouse("generate", "--days", "3", "--scale", "0.03", "--seed", "5", "--defects", "0.02", root=root)
+    assert out.returncode == 0, out.stderr
+    return root
+
+
+def bronze_counts(root: Path) -> dict[str, int]:
+    out = lakehouse("sql", "SELECT '' AS t, 0 AS n WHERE false " + "".join(
+        f"UNION ALL SELECT _source_file, count(*) FROM bronze.{t} GROUP BY _source_file "
+        for t in ("crm_customer", "crm_the_address", "crm_customer_phone", "payments_the_transaction",
+                  "payments_v2_the_transaction", "contact_center_interaction",
+                  "contact_center_interaction_agent_manger", "hr_agent")), "--format", "json", root=root)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    return {r["t"].split("/landing/", 1)[1]: r["n"] for r in rows}
+
+
+def expected_counts(root: Path) -> dict[str, int]:
+    with open(root / "_truth" / "files.csv", newline="") as fh:
+        return {r["file"]: int(r["data_lines"]) for r in csv.DictReader(fh) if int(r["data_lines"]) > 0}
+
+
+@pytest.mark.parametrize("point", [1, 3])
+def test_kill_midway_then_rerun_ingests_every_row_exactly_once(landing, tmp_path, point):
+    root = tmp_path / "lake"
+    (root / "landing").parent.mkdir(parents=True, exist_ok=True)
+    (root / "landing").symlink_to(landing / "landing")
+    (root / "_truth").symlink_to(landing / "_truth")
+    warehouse = root / "warehouse" / "bronze.db"
+    proc = start("run", "--select", "layer:bronze", root=root)
+    # Kill after `point` bronze tables have committed, a random fraction of a second later.
+    killed = kill_when(proc, lambda: sum(delta_commits(d) > 1 for d in warehouse.glob("*")) >= point,
+                       delay=random.Random(point).uniform(0, 1.5))
+    assert killed, "the run finished before the kill point"
+    rerun = lakehouse("run", "--select", "layer:bronze", root=root)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert bronze_counts(root) == expected_counts(landing)
