@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def local_builder(cfg: Config, app_name: str) -> SparkSession.Builder:
     builder = SparkSession.builder.appName(app_name).master(spark_cfg.get("master", "local[2]"))
     builder = builder.config("spark.sql.extensions", DELTA_EXTENSION)
     builder = builder.config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+    # Python workers use this interpreter (the virtualenv's), not whatever `python3` is first on PATH.
+    builder = builder.config("spark.pyspark.python", sys.executable)
 
     log4j = Path(__file__).resolve().parent / "resources" / "log4j2.properties"
     java_opts = [f"-Dlog4j2.configurationFile=file:{log4j}"]

@@ -30,6 +30,7 @@ from lakedb.bronze import bronze_table
 from lakedb.sources import Source, source
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.fs import FileInfo, list_files, local_path, read_head
+from lakehouse_core.jdbc import jdbc_source
 from lakehouse_core.runner import utcnow
 from lakehouse_core.secrets import secret_key
 
@@ -128,11 +129,7 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
     """Read files that share one header line; every data line yields one row."""
     n = len(header.names)
     if not header.recognised:
-        lines = (spark.read.text(files).select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
-                 .where(F.trim(F.regexp_replace("value", "^\ufeff", "")) != ""))
-        header_text = ",".join(header.names)
-        lines = lines.where(F.regexp_replace(F.col("value"), "^\ufeff", "") != header_text)
-        return finish(lines, src, {}, reason=F.lit("expected_header"), raw=F.col("value"),
+        return finish(data_lines(spark, files), src, {}, reason=F.lit("expected_header"), raw=F.col("value"),
                       rescued=F.lit(None).cast("string"), missing=_missing(list(src.columns)), header=header,
                       key=key)
     schema = StructType([StructField(f"c{i}", StringType()) for i in range(n)]
@@ -161,6 +158,22 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
         extras = [(name, c) for name, c in extras if not SECRET_LIKE.search(name)]
     return finish(df, src, values, reason=reason, raw=raw, rescued=_rescued(extras),
                   missing=_missing(header.missing), header=header, key=key)
+
+
+def data_lines(spark: SparkSession, files: list[str]) -> DataFrame:
+    """Every non-blank line after the first of each file, as text, whatever its bytes.
+
+    The header is the first line of the file's first block: the lowest row id among rows whose block starts at
+    offset 0 (a block is never split across partitions, and ids grow in row order within a partition).
+    """
+    from pyspark.sql import Window
+
+    df = (spark.read.text(files)
+          .select("value", F.col("_metadata.file_path").alias("_source_file"),
+                  F.input_file_block_start().alias("_block"), F.monotonically_increasing_id().alias("_id")))
+    first = F.min(F.when(F.col("_block") == 0, F.col("_id"))).over(Window.partitionBy("_source_file"))
+    return (df.withColumn("_first", first)
+            .where((F.col("_id") != F.col("_first")) & (F.trim(F.regexp_replace("value", "^\ufeff", "")) != "")))
 
 
 def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Column, raw: Column,
@@ -335,6 +348,9 @@ def file_counts(spark: SparkSession, table: str, condition: Column) -> dict[str,
 
 
 def run(ctx: JobContext, source_name: str) -> JobResult:
+    if jdbc_source(ctx.cfg, source_name) is not None:
+        # This environment reads the source from its database, into the same table (jobs/bronze/jdbc.py).
+        return JobResult(detail={"skipped": f"{source_name} is read over JDBC in this env"})
     spark = ctx.spark
     src = source(source_name)
     table = ctx.table(bronze_table(src).id)

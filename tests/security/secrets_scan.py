@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 PASSWORD_COLUMN = "Account_password"
@@ -16,7 +15,8 @@ def landing_passwords(landing: Path) -> set[str]:
         if not path.is_file():
             continue
         text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff")
-        lines = list(csv.reader(io.StringIO(text)))
+        # Line by line: an unbalanced quote on one line must not swallow the lines after it.
+        lines = [next(csv.reader([line]), []) for line in text.splitlines()]
         if not lines or PASSWORD_COLUMN not in lines[0]:
             continue
         n, p = len(lines[0]), lines[0].index(PASSWORD_COLUMN)
