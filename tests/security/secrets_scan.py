@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 PASSWORD_COLUMN = "Account_password"
+_SYMBOLS = re.compile(r"[!#$%^&*+=?~]")
 
 
 def landing_passwords(landing: Path) -> set[str]:
@@ -21,9 +23,14 @@ def landing_passwords(landing: Path) -> set[str]:
             continue
         n, p = len(lines[0]), lines[0].index(PASSWORD_COLUMN)
         for row in lines[1:]:
-            for i in {p, len(row) - (n - p)}:
-                if 0 <= i < len(row) and len(row[i].strip()) >= 6:
-                    out.add(row[i].strip())
+            if len(row) == n:
+                candidates = [row[p].strip()]
+            else:
+                # A damaged line: the password is at its position counted from the left or from the right;
+                # keep only tokens that look like one (names, e-mails and user names carry no such symbols).
+                candidates = [row[i].strip() for i in {p, len(row) - (n - p)} if 0 <= i < len(row)]
+                candidates = [c for c in candidates if _SYMBOLS.search(c) and "@" not in c]
+            out.update(c for c in candidates if len(c) >= 6)
     return out
 
 
