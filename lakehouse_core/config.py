@@ -22,9 +22,12 @@ def conf_dir() -> Path:
     if explicit:
         return Path(explicit)
     local = Path.cwd() / "conf"
-    if (local / "pipeline.yml").is_file() or (local / "local.yml").is_file():
+    if (local / "pipeline.yml").is_file():
         return local
-    return Path(__file__).resolve().parent / "conf"
+    packaged = Path(__file__).resolve().parent / "conf"  # inside an installed wheel
+    if (packaged / "pipeline.yml").is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "conf"  # an editable install: the checkout's conf/
 
 
 def valid_identifier(name: str, what: str = "identifier") -> str:

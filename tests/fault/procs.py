@@ -13,7 +13,7 @@ from pathlib import Path
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 
 
-def lakehouse(*args: str, root: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def lakehouse(*args: str, root: Path, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([LAKEHOUSE, *args, "--root", str(root)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 

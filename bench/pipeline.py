@@ -1,0 +1,119 @@
+"""The whole pipeline at several scales: per-layer time and rows/s, peak memory, full vs incremental, and the floor.
+
+The floor is the same session reading every landing file once with Spark's own readers and writing it to Delta
+without transforms. Each scale runs in its own process (its own JVM and metastore).
+
+    bench/run                      # scales 1 and 10
+    bench/run --scales 1 10 100    # add scale 100 where it fits the time budget
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import RESULTS, bench_config, jvm_peak_mb, python_peak_mb, write_results  # noqa: E402
+
+SKIP_JOBS = {"ops_maintenance"}
+
+
+def run_all(spark, cfg, manifest) -> dict:
+    from lakehouse_core.runner import Reporter, run_jobs
+
+    names = [n for n in manifest.order if n not in SKIP_JOBS]
+    t0 = time.perf_counter()
+    summary = run_jobs(spark, cfg, manifest, names, command="bench", reporter=Reporter(quiet=True))
+    wall = time.perf_counter() - t0
+    layers: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "rows_written": 0, "rows_read": 0})
+    for o in summary.outcomes:
+        layer = layers[o.layer]
+        layer["seconds"] += o.seconds
+        layer["rows_written"] += o.result.rows_written or 0
+        layer["rows_read"] += o.result.rows_read or 0
+    for layer in layers.values():
+        layer["seconds"] = round(layer["seconds"], 2)
+        layer["rows_per_second"] = round(layer["rows_written"] / layer["seconds"]) if layer["seconds"] else None
+    return {"seconds": round(wall, 2), "layers": dict(layers)}
+
+
+def bench_scale(scale: float, days: int, base: Path) -> dict:
+    from bench.bronze import floor
+    from lakehouse_core.manifest import load_manifest
+    from lakehouse_core.session import get_spark
+    from lakehouse_core.simulator import generate
+
+    root = base / f"pipeline_s{scale:g}"
+    shutil.rmtree(root, ignore_errors=True)
+    cfg = bench_config(root)
+    landing, truth = Path(cfg.path("landing")), Path(cfg.path("truth"))
+    t0 = time.perf_counter()
+    gen = generate(landing, truth, days=days, scale=scale, seed=42, defects=0.01)
+    gen_s = time.perf_counter() - t0
+    spark = get_spark(cfg, "bench-pipeline")
+    manifest = load_manifest()
+    floor(spark, landing, root / "_warm")  # JVM warm-up, not measured
+    floor_s, floor_rows = floor(spark, landing, root / "_floor")
+    full = run_all(spark, cfg, manifest)
+    generate(landing, truth, days=days + 1, scale=scale, seed=42, defects=0.01)
+    incremental = run_all(spark, cfg, manifest)
+    rerun = run_all(spark, cfg, manifest)
+    out = {
+        "scale": scale, "days": days, "landing_rows": sum(gen["rows"].values()), "generate_seconds": round(gen_s, 2),
+        "floor_seconds": round(floor_s, 2), "floor_rows": floor_rows,
+        "full": full, "incremental": incremental, "rerun_nothing_new": rerun,
+        "full_vs_floor": round(full["seconds"] / floor_s, 2),
+        "incremental_vs_full": round(incremental["seconds"] / full["seconds"], 3),
+        "jvm_peak_mb": jvm_peak_mb(spark), "python_peak_mb": round(python_peak_mb()),
+    }
+    spark.stop()
+    return out
+
+
+def markdown(runs: list[dict]) -> str:
+    lines = ["| scale | landing rows | floor s | full s | full/floor | incremental s | incr/full | rerun s | "
+             "bronze s | silver s | gold s | ml s | JVM peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        layer = {k: v["seconds"] for k, v in r["full"]["layers"].items()}
+        lines.append(f"| {r['scale']:g} | {r['landing_rows']:,} | {r['floor_seconds']} | {r['full']['seconds']} | "
+                     f"{r['full_vs_floor']} | {r['incremental']['seconds']} | {r['incremental_vs_full']} | "
+                     f"{r['rerun_nothing_new']['seconds']} | {layer.get('bronze', '')} | {layer.get('silver', '')} | "
+                     f"{layer.get('gold', '')} | {layer.get('ml', '')} | {round(r['jvm_peak_mb'] or 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scales", type=float, nargs="+", default=[1, 10])
+    p.add_argument("--days", type=int, default=5)
+    p.add_argument("--base", default="/tmp/lakehouse-bench")
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(bench_scale(args.scales[0], args.days, Path(args.base))))
+        return
+    runs = []
+    for scale in args.scales:
+        out = subprocess.run([sys.executable, __file__, "--one", "--scales", str(scale), "--days", str(args.days),
+                              "--base", args.base], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"scale {scale} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+            continue
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(runs[-1]), flush=True)
+    path = write_results("pipeline", {"runs": runs})
+    (RESULTS / "pipeline.md").write_text(markdown(runs))
+    print(path)
+    print(markdown(runs))
+
+
+if __name__ == "__main__":
+    main()
