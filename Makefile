@@ -42,7 +42,7 @@ docs: install
 
 dist: install
 	rm -rf dist && $(PY) -m pip wheel -q --no-deps -w dist .
-	cd dist && rm -f lakehouse_py_files.zip && cd .. && zip -qr dist/lakehouse_py_files.zip lakehouse_core lakedb jobs ml -x '*/__pycache__/*'
+	$(PY) scripts/build_py_files.py dist/lakehouse_py_files.zip
 
 bench: install
 	bench/run

@@ -18,8 +18,9 @@ def machine() -> dict:
     import pyspark
 
     try:
-        import delta  # noqa: F401
         from importlib.metadata import version
+
+        import delta  # noqa: F401
 
         delta_version = version("delta-spark")
     except Exception:  # noqa: BLE001

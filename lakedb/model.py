@@ -11,6 +11,7 @@ from typing import Literal
 
 Layer = Literal["bronze", "silver", "gold", "ops"]
 Action = Literal["warn", "quarantine", "fail"]
+PII_KINDS = (None, "email", "phone")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,12 @@ class Column:
     type: str
     comment: str
     nullable: bool = True
+    # Personal data that BI-facing views mask: "email" or "phone" (see lakehouse_core.serving).
+    pii: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pii not in PII_KINDS:
+            raise ValueError(f"column {self.name}: pii must be one of {PII_KINDS}, not {self.pii!r}")
 
 
 @dataclass(frozen=True)
@@ -90,5 +97,5 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def col(name: str, type_: str, comment: str, nullable: bool = True) -> Column:
-    return Column(name, type_, comment, nullable)
+def col(name: str, type_: str, comment: str, nullable: bool = True, pii: str | None = None) -> Column:
+    return Column(name, type_, comment, nullable, pii)

@@ -57,26 +57,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create the lake database's databases and tables (idempotent)")
     _common(p)
 
-    p = sub.add_parser("docs", help="write the data dictionary (Markdown + Mermaid ERD)")
+    p = sub.add_parser("docs", help="write the data dictionary (Markdown + Mermaid ERD) and the pipeline diagram")
     p.add_argument("--out", default="docs/data_dictionary.md")
+    p.add_argument("--pipeline-out", default="docs/pipeline.md", help="the manifest's data flow as Mermaid")
 
     p = sub.add_parser("export", help="write scheduler artefacts for the manifest")
     _common(p)
     p.add_argument("target", choices=("synapse", "databricks"))
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("load-postgres", help="load a source's landing files into a PostgreSQL table, batch by batch")
+    _common(p)
+    p.add_argument("--target", required=True, help="postgres://USER@HOST:PORT/DB (password: LAKEHOUSE_PG_PASSWORD)")
+    p.add_argument("--source", default="payments/The_transaction", help="landing source (system/entity)")
+    p.add_argument("--table", default='public."The_transaction"', help="schema.table to create and upsert into")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return VERBS[args.verb](args) or 0
+        code = VERBS[args.verb](args) or 0
     except LakehouseError as exc:
         print(f"lakehouse {args.verb}: {exc}", file=sys.stderr)
-        return 1
+        code = 1
     except KeyboardInterrupt:
         print(f"lakehouse {args.verb}: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if argv is None and code:
+        # Called as a program: fail the process even where the launcher ignores the return value
+        # (a Databricks Python wheel task calls the entry point and discards what it returns).
+        raise SystemExit(code)
+    return code
 
 
 def _cfg(args):
@@ -113,9 +125,12 @@ def cmd_plan(args) -> int:
                            "reads": manifest.jobs[n].reads, "writes": manifest.jobs[n].writes} for n in names],
                          indent=2))
     else:
+        width = max((len(n) for n in names), default=0)
         for i, n in enumerate(names, 1):
             job = manifest.jobs[n]
-            print(f"{i:>3}. {n:<40} {job.layer:<7} -> {', '.join(job.writes)}")
+            after = sorted(manifest.upstream[n], key=manifest.order.index)
+            print(f"{i:>3}. {n:<{width}}  {job.layer:<6} -> {', '.join(job.writes) or '-'}"
+                  + (f"  (after {', '.join(after) if len(after) <= 3 else f'{len(after)} jobs'})" if after else ""))
     return 0
 
 
@@ -126,24 +141,30 @@ def cmd_run(args) -> int:
 
     cfg = _cfg(args)
     manifest = load_manifest()
+    if args.resume and args.select:
+        raise LakehouseError("--resume runs what the last run left undone; it takes no --select")
     names = manifest.select(args.select)
+    if not names:
+        print(f"nothing to run: no job matches --select {args.select!r}", file=sys.stderr)
+        return 0
     reporter = Reporter(quiet=args.quiet, fmt=args.log_format)
     with run_lock(cfg):
         spark = get_spark(cfg, "lakehouse run")
+        command, selection, full_refresh = "run", args.select, args.full_refresh
         if args.resume:
-            from lakehouse_core.catalog import ensure_tables
             import lakedb
+            from lakehouse_core.catalog import ensure_tables
 
             ensure_tables(spark, cfg, [t for t in lakedb.TABLES if t.layer == "ops"])
-            names, previous = resume_plan(spark, cfg, manifest)
-            if not names:
-                print("nothing to resume: the last run succeeded" if previous is None
-                      else f"nothing to resume from run {previous}", file=sys.stderr)
+            plan = resume_plan(spark, cfg, manifest)
+            if not plan.jobs:
+                print("nothing to resume: the last run succeeded" if plan.run_id is None
+                      else f"nothing to resume from run {plan.run_id}", file=sys.stderr)
                 return 0
-        summary = run_jobs(spark, cfg, manifest, names, selection=args.select,
-                           full_refresh=args.full_refresh, reporter=reporter)
-        if args.quiet and args.log_format == "text":
-            print(summary.table(), file=sys.stderr)
+            names, command, selection = plan.jobs, "resume", f"resume:{plan.run_id}"
+            full_refresh = full_refresh or plan.full_refresh
+        run_jobs(spark, cfg, manifest, names, command=command, selection=selection, full_refresh=full_refresh,
+                 reporter=reporter)
     return 0
 
 
@@ -181,8 +202,8 @@ def _cell(v) -> str:
 def format_table(cols: list[str], rows: list[list[str]]) -> str:
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |", line]
-    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |" for r in rows]
+    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |", line]
+    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in rows]
     out.append(line)
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)
@@ -200,11 +221,22 @@ def cmd_init(args) -> int:
 
 def cmd_docs(args) -> int:
     from lakedb.docs import data_dictionary
+    from lakehouse_core.manifest import load_manifest
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(data_dictionary())
     print(f"wrote {args.out}")
+    Path(args.pipeline_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.pipeline_out).write_text(pipeline_doc(load_manifest()))
+    print(f"wrote {args.pipeline_out}")
     return 0
+
+
+def pipeline_doc(manifest) -> str:
+    """docs/pipeline.md: the data flow drawn from conf/pipeline.yml (`lakehouse plan --format mermaid`)."""
+    return ("# Pipeline\n\nGenerated from `conf/pipeline.yml` by `lakehouse docs` (or `make docs`): sources, then "
+            "the jobs (double boxes) and the tables they write, by layer. Dotted arrows are ordering that no "
+            "table expresses (`depends_on`).\n\n```mermaid\n" + manifest.mermaid() + "```\n")
 
 
 def cmd_demo(args) -> int:
@@ -241,9 +273,28 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_load_postgres(args) -> int:
+    from lakedb.sources import source
+    from lakehouse_core.errors import ConfigError
+    from lakehouse_core.pgload import Target, load_landing
+
+    cfg = _cfg(args)
+    target = Target.parse(args.target)
+    password = os.environ.get("LAKEHOUSE_PG_PASSWORD")
+    if not password:
+        raise ConfigError(f"environment variable LAKEHOUSE_PG_PASSWORD is not set (the password of {target})")
+    try:
+        src = source(args.source)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    summary = load_landing(target, password, Path(cfg.path("landing")), src, args.table)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 VERBS = {
     "generate": cmd_generate, "plan": cmd_plan, "run": cmd_run, "sql": cmd_sql, "demo": cmd_demo,
-    "init": cmd_init, "docs": cmd_docs, "export": cmd_export,
+    "init": cmd_init, "docs": cmd_docs, "export": cmd_export, "load-postgres": cmd_load_postgres,
 }
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -17,6 +18,7 @@ from lakehouse_core.errors import ManifestError
 
 LAYER_ORDER = ("bronze", "silver", "gold", "ml", "ops")
 _JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
 @dataclass(frozen=True)
@@ -91,25 +93,42 @@ class Manifest:
         return [n for n in self.order if n in chosen]
 
     def mermaid(self, selected: list[str] | None = None) -> str:
-        """A Mermaid flowchart of sources → tables → jobs → tables, from the manifest."""
+        """A Mermaid flowchart: sources -> jobs -> tables, tables grouped by layer (bronze, silver, gold, ...)."""
         names = selected or list(self.order)
+        refs: list[str] = []
+        for name in names:
+            for ref in (*self.jobs[name].reads, *self.jobs[name].writes):
+                if ref not in refs:
+                    refs.append(ref)
+        ids = {ref: f"t{i}" for i, ref in enumerate(refs)}
+        jid = {name: f"j{i}" for i, name in enumerate(names)}
         lines = ["flowchart LR"]
-        node_ids: dict[str, str] = {}
-
-        def node(label: str, shape: str) -> str:
-            if label not in node_ids:
-                node_ids[label] = f"n{len(node_ids)}"
-                lines.append(f"  {node_ids[label]}{shape[0]}\"{label}\"{shape[1]}")
-            return node_ids[label]
-
+        groups = [("sources", [r for r in refs if is_external(r) and not r.startswith("model:")])]
+        groups += [(layer, [r for r in refs if r.split(".")[0] == layer and not is_external(r)])
+                   for layer in LAYER_ORDER]
+        groups.append(("models", [r for r in refs if r.startswith("model:")]))
+        for title, members in groups:
+            if not members:
+                continue
+            lines.append(f"  subgraph {title}")
+            for ref in members:
+                shape = ('>"', '"]') if is_external(ref) else ('[("', '")]')
+                lines.append(f"    {ids[ref]}{shape[0]}{ref.split(':', 1)[-1]}{shape[1]}")
+            lines.append("  end")
         for name in names:
             job = self.jobs[name]
-            j = node(f"{name}", ("[[", "]]"))
-            for r in job.reads:
-                lines.append(f"  {node(r, ('[(', ')]') if not r.startswith('landing:') else ('>', ']'))} --> {j}")
-            for w in job.writes:
-                lines.append(f"  {j} --> {node(w, ('[(', ')]'))}")
+            lines.append(f'  {jid[name]}[["{name}"]]:::job')
+            lines += [f"  {ids[r]} --> {jid[name]}" for r in job.reads]
+            lines += [f"  {jid[name]} --> {ids[w]}" for w in job.writes]
+            # Ordering that no table expresses (depends_on), drawn dotted.
+            via_tables = {self._writer(r) for r in job.reads}
+            lines += [f"  {jid[d]} -.-> {jid[name]}" for d in sorted(self.upstream[name] - via_tables,
+                                                                    key=self.order.index) if d in jid]
+        lines.append("  classDef job fill:#eef,stroke:#447")
         return "\n".join(lines) + "\n"
+
+    def _writer(self, ref: str) -> str | None:
+        return next((n for n, j in self.jobs.items() if ref in j.writes), None)
 
 
 def is_external(ref: str) -> bool:
@@ -155,6 +174,7 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
                 raise ManifestError(f"job {name}: missing `{key}`")
         if spec["layer"] not in LAYER_ORDER:
             raise ManifestError(f"job {name}: unknown layer {spec['layer']!r}")
+        _check_entry(name, spec["entry"])
         args = spec.get("args") or {}
         if not isinstance(args, dict):
             raise ManifestError(f"job {name}: `args` must be a mapping")
@@ -181,6 +201,13 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
     for job in jobs.values():
         deps = set()
         for d in job.depends_on:
+            if d.startswith("layer:"):
+                # `layer:silver`: every job of that layer (for jobs such as maintenance that follow a whole layer).
+                layer = d.removeprefix("layer:")
+                if layer not in LAYER_ORDER:
+                    raise ManifestError(f"job {job.name} depends on unknown layer {layer!r}")
+                deps |= {n for n, j in jobs.items() if j.layer == layer and n != job.name}
+                continue
             if d not in jobs:
                 raise ManifestError(f"job {job.name} depends on unknown job {d!r}")
             deps.add(d)
@@ -211,6 +238,18 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
             order.append(n)
             sorter.done(n)
     return Manifest(jobs=jobs, order=tuple(order), upstream=upstream)
+
+
+def _check_entry(job: str, entry: str) -> None:
+    """The entry must be an importable module; found without importing it (plan never runs job code)."""
+    if not _MODULE.match(entry):
+        raise ManifestError(f"job {job}: entry {entry!r} is not a module name like jobs.bronze.ingest")
+    try:
+        found = importlib.util.find_spec(entry)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ManifestError(f"job {job}: entry module {entry!r} not found")
 
 
 def _check_table(job: str, ref: str) -> None:

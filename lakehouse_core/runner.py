@@ -36,20 +36,20 @@ def new_run_id() -> str:
 
 
 class Reporter:
-    """Progress people can follow; `quiet` for cron, `json` lines for schedulers."""
+    """Progress people can follow; `quiet` for cron (failures and the summary only), `json` lines for schedulers."""
+
+    LOUD = ("run_failed", "run_ended")
 
     def __init__(self, quiet: bool = False, fmt: str = "text", stream=None) -> None:
         self.quiet, self.fmt, self.stream = quiet, fmt, stream or sys.stderr
 
-    def event(self, kind: str, **fields) -> None:
+    def event(self, kind: str, text: str | None = None, **fields) -> None:
+        """`fields` go to JSON lines; `text` is the human line (or table) for the text format."""
         if self.fmt == "json":
             print(json.dumps({"event": kind, "at": utcnow().isoformat() + "Z", **fields}, default=str),
                   file=self.stream, flush=True)
             return
-        if self.quiet and kind not in ("run_failed",):
-            return
-        text = fields.get("message")
-        if text:
+        if text and (not self.quiet or kind in self.LOUD):
             print(text, file=self.stream, flush=True)
 
 
@@ -61,6 +61,23 @@ class JobOutcome:
     seconds: float = 0.0
     result: JobResult = field(default_factory=JobResult)
     error: str | None = None
+    tables: frozenset[str] = frozenset()  # tables the job resolved through ctx.table(...)
+
+    def as_dict(self) -> dict:
+        return {"job": self.job, "layer": self.layer, "status": self.status, "seconds": round(self.seconds, 2),
+                "rows_read": self.result.rows_read, "rows_written": self.result.rows_written,
+                "rows_quarantined": self.result.rows_quarantined, "error": self.error}
+
+
+@dataclass
+class TrackedContext(JobContext):
+    """A JobContext that remembers which tables the job looked up, for lineage and the manifest check."""
+
+    resolved: set[str] = field(default_factory=set)
+
+    def table(self, table_id: str) -> str:
+        self.resolved.add(table_id)
+        return super().table(table_id)
 
 
 @dataclass
@@ -70,12 +87,12 @@ class RunSummary:
     status: str
 
     def table(self) -> str:
-        rows = [("job", "layer", "status", "rows written", "quarantined", "seconds")]
+        rows = [("job", "layer", "status", "rows read", "rows written", "quarantined", "seconds")]
         for o in self.outcomes:
-            rows.append((o.job, o.layer, o.status, _fmt(o.result.rows_written), _fmt(o.result.rows_quarantined),
-                         f"{o.seconds:.1f}"))
+            rows.append((o.job, o.layer, o.status, _fmt(o.result.rows_read), _fmt(o.result.rows_written),
+                         _fmt(o.result.rows_quarantined), f"{o.seconds:.1f}" if o.status != "skipped" else ""))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                  for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
@@ -124,22 +141,29 @@ def tables_written(manifest: Manifest, names: list[str]) -> list:
     return [t for t in lakedb.TABLES if t.id in ids or t.layer == "ops"]
 
 
-def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> tuple[list[str], str | None]:
-    """Jobs to run to finish the last unfinished run: its failed (or interrupted) job and what follows it."""
+@dataclass(frozen=True)
+class ResumePlan:
+    jobs: list[str]  # in run order; empty when there is nothing to finish
+    run_id: str | None  # the unfinished run, or None if the last run succeeded (or there is none)
+    full_refresh: bool = False
+
+
+def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> ResumePlan:
+    """What finishes the last run if it failed (or died): its failed job and every planned job after it.
+
+    A run stops at its first failure, so the jobs planned after it never ran, whether or not they depend on
+    the failed one; jobs that succeeded in that run are not run again.
+    """
     runs = spark.table(qualified(cfg, "ops.run_log"))
     last = runs.orderBy(runs.started_at.desc()).limit(1).collect()
     if not last or last[0].status == "succeeded":
-        return [], None
+        return ResumePlan([], None)
     run = last[0]
     jobs = spark.table(qualified(cfg, "ops.job_run"))
-    done = {r.job for r in jobs.where((jobs.run_id == run.run_id) & (jobs.status == "succeeded")).collect()}
-    planned = [j for j in (run.planned_jobs or []) if j in manifest.jobs]
-    remaining = [j for j in planned if j not in done]
-    if not remaining:
-        return [], run.run_id
-    first = remaining[0]
-    wanted = {first} | manifest.downstream_of(first)
-    return [j for j in planned if j in wanted and j not in done], run.run_id
+    done = {r.job for r in jobs.where((jobs.run_id == run.run_id) & (jobs.status == "succeeded"))
+            .select("job").collect()}
+    remaining = [j for j in (run.planned_jobs or []) if j in manifest.jobs and j not in done]
+    return ResumePlan(remaining, run.run_id, bool(run.full_refresh))
 
 
 class RunRecorder:
@@ -172,13 +196,23 @@ class RunRecorder:
             },
         )
 
-    def job_ended(self, run_id: str, o: JobOutcome, started: dt.datetime) -> None:
+    def job_ended(self, run_id: str, o: JobOutcome, started: dt.datetime | None) -> None:
         self._append("ops.job_run", dict(
-            run_id=run_id, job=o.job, layer=o.layer, started_at=started, ended_at=utcnow(),
+            run_id=run_id, job=o.job, layer=o.layer, started_at=started, ended_at=utcnow() if started else None,
             seconds=round(o.seconds, 3), status=o.status, rows_read=o.result.rows_read,
             rows_written=o.result.rows_written, rows_quarantined=o.result.rows_quarantined, error=o.error,
             detail=json.dumps(o.result.detail, default=str, sort_keys=True) if o.result.detail else None,
         ))
+
+    def jobs_skipped(self, run_id: str, outcomes: list[JobOutcome]) -> None:
+        """One commit for all the jobs a failure kept from running."""
+        if not outcomes:
+            return
+        t = lakedb.table("ops.job_run")
+        rows = [tuple(dict(run_id=run_id, job=o.job, layer=o.layer, status="skipped", error=o.error).get(c)
+                      for c in t.column_names) for o in outcomes]
+        self.spark.createDataFrame(rows, t.spark_schema()).write.format("delta").mode("append") \
+            .saveAsTable(qualified(self.cfg, t))
 
 
 def _lit(value: str | None):
@@ -193,43 +227,72 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:500]
 
 
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def commit_tag(job: str, run_id: str) -> str:
+    """What every Delta commit of a job carries as userMetadata: DESCRIBE HISTORY tells which job wrote it."""
+    return json.dumps({"job": job, "run_id": run_id}, sort_keys=True)
+
+
 def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[str], *, command: str = "run",
              selection: str | None = None, full_refresh: bool = False, reporter: Reporter | None = None,
              run_id: str | None = None) -> RunSummary:
-    """Run `names` (already ordered) and record the run; raises JobFailed at the first failure."""
+    """Run `names` (already ordered) and record the run; stops at the first failure and raises JobFailed."""
     reporter = reporter or Reporter()
     ensure_tables(spark, cfg, tables_written(manifest, names))
     recorder = RunRecorder(spark, cfg)
     run_id = run_id or new_run_id()
     recorder.run_started(run_id, command, selection, full_refresh, names)
-    reporter.event("run_started", run_id=run_id, jobs=names,
-                   message=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})")
+    reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
+                   text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
+                   + (", full refresh" if full_refresh else ""))
     outcomes: list[JobOutcome] = []
+    t_run = time.perf_counter()
     for i, name in enumerate(names, 1):
         job = manifest.jobs[name]
-        reporter.event("job_started", job=name, message=f"[{i}/{len(names)}] {name} ({job.layer}) ...")
+        reporter.event("job_started", job=name, layer=job.layer, index=i, of=len(names),
+                       text=f"[{i}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
         started, t0 = utcnow(), time.perf_counter()
-        ctx = JobContext(spark=spark, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
-                         log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=f"    {msg}"))
+        ctx = TrackedContext(spark=spark, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
+                             log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=msg,
+                                                                     text=f"    {msg}"))
         try:
             spark.sparkContext.setJobGroup(name, f"lakehouse {name}")
-            result = load_job(job.entry)(ctx, **job.args) or JobResult()
+            spark.conf.set(USER_METADATA, commit_tag(name, run_id))
+            try:
+                result = load_job(job.entry)(ctx, **job.args) or JobResult()
+            finally:
+                spark.conf.unset(USER_METADATA)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as JobFailed
             reason = one_line(exc)
-            outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=reason)
+            outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=reason,
+                                 tables=frozenset(ctx.resolved))
             outcomes.append(outcome)
+            skipped = [JobOutcome(n, manifest.jobs[n].layer, "skipped", error=f"not run: {name} failed")
+                       for n in names[i:]]
+            outcomes += skipped
             recorder.job_ended(run_id, outcome, started)
+            recorder.jobs_skipped(run_id, skipped)
             recorder.run_ended(run_id, "failed", name, reason)
-            reporter.event("run_failed", job=name, error=reason, message=f"job {name} failed: {reason}")
+            reporter.event("run_failed", run_id=run_id, job=name, error=reason, text=f"job {name} failed: {reason}")
+            summary = RunSummary(run_id, outcomes, "failed")
+            reporter.event("run_ended", run_id=run_id, status="failed", seconds=round(time.perf_counter() - t_run, 2),
+                           jobs=[o.as_dict() for o in outcomes],
+                           text=summary.table() + f"\nrun {run_id} failed at {name}; "
+                           "`lakehouse run --resume` runs it and the jobs after it")
             raise JobFailed(f"job {name} failed: {reason}") from exc
-        outcome = JobOutcome(name, job.layer, "succeeded", time.perf_counter() - t0, result)
+        outcome = JobOutcome(name, job.layer, "succeeded", time.perf_counter() - t0, result,
+                             tables=frozenset(ctx.resolved))
         outcomes.append(outcome)
         recorder.job_ended(run_id, outcome, started)
-        reporter.event("job_ended", job=name, seconds=round(outcome.seconds, 2),
-                       rows_written=result.rows_written, rows_quarantined=result.rows_quarantined,
-                       message=f"    done in {outcome.seconds:.1f}s, {_fmt(result.rows_written) or 0} rows written"
+        reporter.event("job_ended", **outcome.as_dict(),
+                       text=f"    done in {outcome.seconds:.1f}s: {_fmt(result.rows_read) or 0} rows read, "
+                       f"{_fmt(result.rows_written) or 0} written"
                        + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
     recorder.run_ended(run_id, "succeeded", None, None)
     summary = RunSummary(run_id, outcomes, "succeeded")
-    reporter.event("run_ended", run_id=run_id, status="succeeded", message=summary.table())
+    reporter.event("run_ended", run_id=run_id, status="succeeded", seconds=round(time.perf_counter() - t_run, 2),
+                   jobs=[o.as_dict() for o in outcomes],
+                   text=summary.table() + f"\nrun {run_id} succeeded in {time.perf_counter() - t_run:.1f}s")
     return summary

@@ -30,6 +30,8 @@ def spark(session_root):
     cfg = load_config("local", str(session_root))
     cfg.raw["spark"]["conf"].update({"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
                                      "spark.driver.memory": "2g"})
+    # The PostgreSQL JDBC driver for tests/jobs/bronze/test_jdbc.py: fetched once, cached with Delta's jars.
+    cfg.raw["spark"]["packages"] = ["org.postgresql:postgresql:42.7.4"]
     session = get_spark(cfg, "lakehouse-tests")
     yield session
     session.stop()

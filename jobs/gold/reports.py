@@ -1,0 +1,137 @@
+"""gold.rpt_*: the original platform's reports, recomputed from silver and the facts when an input moved.
+
+The reports are small, so each is recomputed whole; `sync` then writes only the rows whose values differ,
+and a run in which no input moved reads and writes nothing. Counting rules are in each table's comment
+(lakedb/gold.py); the transforms below are those rules, nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+import lakedb
+from jobs.gold.common import Inputs, sync
+from lakedb.gold import REPORTING_CURRENCY, TOP_CUSTOMERS_LIMIT
+from lakehouse_core.context import JobContext, JobResult
+
+# ---------------------------------------------------------------- customers (from silver's current rows)
+
+
+def current(df: DataFrame) -> DataFrame:
+    return df.where(F.col("is_current"))
+
+
+def customers_by_country(customer: DataFrame, address: DataFrame) -> DataFrame:
+    people = current(customer).select("customer_id")
+    places = current(address).select("customer_id", "country")
+    return (people.join(places, "customer_id", "left").groupBy("country")
+            .agg(F.countDistinct("customer_id").alias("customer_count")))
+
+
+def _several(customer: DataFrame, items: DataFrame, cols: list[str], count_name: str) -> DataFrame:
+    counts = (current(items).select("customer_id", *cols).distinct().groupBy("customer_id")
+              .agg(F.count(F.lit(1)).alias(count_name)).where(F.col(count_name) >= 2))
+    return current(customer).select("customer_id", "first_name", "last_name").join(counts, "customer_id")
+
+
+def customers_multiple_addresses(customer: DataFrame, address: DataFrame) -> DataFrame:
+    return _several(customer, address, ["country", "state_province", "city"], "address_count")
+
+
+def customers_multiple_phones(customer: DataFrame, phone: DataFrame) -> DataFrame:
+    return _several(customer, phone, ["phone"], "phone_count")
+
+
+def customers_by_birth_year(customer: DataFrame) -> DataFrame:
+    return (current(customer).groupBy(F.year("date_of_birth").alias("birth_year"))
+            .agg(F.countDistinct("customer_id").alias("customer_count")))
+
+
+def customers_by_gender(customer: DataFrame) -> DataFrame:
+    return current(customer).groupBy("gender").agg(F.countDistinct("customer_id").alias("customer_count"))
+
+
+# ---------------------------------------------------------------- transactions (from gold.fact_transaction)
+
+
+def transaction_totals(fact: DataFrame, *by) -> DataFrame:
+    """Count and USD total per group; amounts are only ever summed after conversion."""
+    return fact.groupBy(*by).agg(
+        F.count(F.lit(1)).alias("transaction_count"),
+        F.sum("amount_reporting").cast("decimal(18,2)").alias("amount_reporting"),
+        F.lit(REPORTING_CURRENCY).alias("reporting_currency"),
+        F.count(F.when(F.col("amount_reporting").isNull(), 1)).alias("unconverted_count"))
+
+
+def top_customers(fact: DataFrame, dim_customer: DataFrame, limit: int = TOP_CUSTOMERS_LIMIT) -> DataFrame:
+    ranked = transaction_totals(fact, "customer_id").withColumn(
+        "customer_rank", F.rank().over(Window.orderBy(F.col("transaction_count").desc())))
+    names = dim_customer.where(F.col("is_current")).select("customer_id", "first_name", "last_name")
+    return ranked.where(F.col("customer_rank") <= limit).join(names, "customer_id", "left")
+
+
+# ---------------------------------------------------------------- interactions (from gold.fact_interaction)
+
+
+def interactions_by_outcome(fact: DataFrame) -> DataFrame:
+    return fact.groupBy("interaction_outcome").agg(
+        F.count(F.lit(1)).alias("interaction_count"), F.countDistinct("customer_id").alias("customer_count"))
+
+
+Builder = Callable[[Callable[[str], DataFrame]], DataFrame]
+
+# group -> (inputs, {report table: builder from a table reader})
+GROUPS: dict[str, tuple[tuple[str, ...], dict[str, Builder]]] = {
+    "customers": (("silver.customer", "silver.address", "silver.customer_phone"), {
+        "gold.rpt_customers_by_country": lambda t: customers_by_country(t("silver.customer"), t("silver.address")),
+        "gold.rpt_customers_multiple_addresses":
+            lambda t: customers_multiple_addresses(t("silver.customer"), t("silver.address")),
+        "gold.rpt_customers_multiple_phones":
+            lambda t: customers_multiple_phones(t("silver.customer"), t("silver.customer_phone")),
+        "gold.rpt_customers_by_birth_year": lambda t: customers_by_birth_year(t("silver.customer")),
+        "gold.rpt_customers_by_gender": lambda t: customers_by_gender(t("silver.customer")),
+    }),
+    "transactions": (("gold.fact_transaction", "gold.dim_customer"), {
+        "gold.rpt_transactions_by_customer": lambda t: transaction_totals(t("gold.fact_transaction"), "customer_id"),
+        "gold.rpt_transactions_by_status": lambda t: transaction_totals(t("gold.fact_transaction"), "payment_status"),
+        "gold.rpt_transactions_by_year":
+            lambda t: transaction_totals(t("gold.fact_transaction"), F.year("transaction_date").alias("year")),
+        "gold.rpt_transactions_by_method_status":
+            lambda t: transaction_totals(t("gold.fact_transaction"), "payment_method", "payment_status"),
+        "gold.rpt_top_customers": lambda t: top_customers(t("gold.fact_transaction"), t("gold.dim_customer")),
+    }),
+    "interactions": (("gold.fact_interaction",), {
+        "gold.rpt_interactions_by_outcome": lambda t: interactions_by_outcome(t("gold.fact_interaction")),
+    }),
+}
+
+
+def run(ctx: JobContext, group: str) -> JobResult:
+    if group not in GROUPS:
+        raise ValueError(f"unknown report group {group!r} (known: {', '.join(GROUPS)})")
+    table_ids, reports = GROUPS[group]
+    inputs = Inputs.load(ctx, table_ids)
+    if inputs.unchanged():
+        ctx.log(f"{group} reports: inputs unchanged since the last run")
+        return JobResult(0, 0, 0, {"skipped": True})
+    cached = {t: inputs.snapshot(t).cache() for t in table_ids}
+    try:
+        detail = {}
+        for report, build in reports.items():
+            written = sync(ctx.spark, ctx.table(report), build(cached.__getitem__),
+                           keys=list(lakedb.table(report).keys))
+            detail[report] = written.total
+    finally:
+        for df in cached.values():
+            df.unpersist()
+    inputs.commit()
+    return JobResult(None, sum(detail.values()), 0, detail)
+
+
+if __name__ == "__main__":
+    from lakehouse_core.submit import main
+
+    raise SystemExit(main(__name__))

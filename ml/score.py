@@ -1,0 +1,103 @@
+"""Job `ml_score_churn`: score every active customer with the champion churn model into gold.churn_score.
+
+The model is whatever `models:/customer_churn@champion` is at run time, so a promotion by
+`ml_train_churn` takes effect on the next scoring run and a refused one changes nothing. Features are
+built as of the latest transaction day in the lake with the same code the model was trained on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from typing import Any
+
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+import lakedb
+from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.errors import LakehouseError
+from lakehouse_core.runner import utcnow
+from ml import tracking
+from ml.churn import EXPERIMENT, INPUT_TABLES, MODEL_NAME, data_end_of
+from ml.features import active_customers, as_date, features_as_of
+
+DEFAULT_BANDS = {"medium": 0.2, "high": 0.5}
+
+
+class NoChampionError(LakehouseError):
+    """Scoring needs a champion model and the registry has none."""
+
+
+def risk_band(probability: Column, medium: float, high: float) -> Column:
+    """low below `medium`, high from `high`, medium between."""
+    if not 0 <= medium <= high <= 1:
+        raise ValueError(f"risk band thresholds must satisfy 0 <= medium <= high <= 1, got {medium}, {high}")
+    return F.when(probability >= high, "high").when(probability >= medium, "medium").otherwise("low")
+
+
+def score_frame(predictions: DataFrame, model_name: str, model_version: str, scored_at: dt.datetime,
+                run_id: str, bands: dict[str, float] | None = None) -> DataFrame:
+    """gold.churn_score rows from a Spark ML prediction frame of feature rows."""
+    bands = {**DEFAULT_BANDS, **(bands or {})}
+    p = vector_to_array("probability")[1]
+    out = predictions.select(
+        F.col("customer_id").cast("bigint").alias("customer_id"),
+        p.alias("churn_probability"),
+        risk_band(p, float(bands["medium"]), float(bands["high"])).alias("risk_band"),
+        F.lit(model_name).alias("model_name"),
+        F.lit(str(model_version)).alias("model_version"),
+        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+        F.col("features_as_of"),
+        F.lit(run_id).alias("run_id"),
+    )
+    return out.select(*lakedb.table("gold.churn_score").column_names)
+
+
+def merge_scores(spark, table: str, scores: DataFrame) -> dict[str, int]:
+    """Upsert by customer; customers missing from this scoring (no longer active) lose their stale score."""
+    from delta.tables import DeltaTable
+
+    (DeltaTable.forName(spark, table).alias("t")
+     .merge(scores.alias("s"), "t.customer_id = s.customer_id")
+     .whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete()
+     .execute())
+    metrics = spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").first()["operationMetrics"] or {}
+    return {k: int(metrics.get(f"numTargetRows{k.capitalize()}", 0) or 0) for k in ("inserted", "updated", "deleted")}
+
+
+def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
+    import mlflow.spark
+
+    settings = ctx.cfg.section("ml")
+    model_name = settings.get("churn_model_name", MODEL_NAME)
+    client = tracking.configure(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
+    champion = tracking.current_champion(client, model_name)
+    if champion is None:
+        raise NoChampionError(f"no version of model {model_name!r} has the alias {tracking.CHAMPION!r}: run "
+                              f"ml_train_churn first")
+    model = mlflow.spark.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
+    frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES})
+    cutoff = as_date(as_of) if as_of else data_end_of(frames["gold.fact_transaction"])
+    features = active_customers(features_as_of(frames["gold.fact_transaction"], frames["gold.fact_interaction"],
+                                               frames["gold.dim_customer"], cutoff))
+    t0 = time.perf_counter()
+    scores = score_frame(model.transform(features), model_name, champion.version, utcnow(), ctx.run_id,
+                         settings.get("risk_bands")).cache()
+    scored = scores.count()
+    changes = merge_scores(ctx.spark, ctx.table("gold.churn_score"), scores)
+    seconds = time.perf_counter() - t0
+    bands = {r["risk_band"]: r["count"] for r in scores.groupBy("risk_band").count().collect()}
+    scores.unpersist()
+    ctx.log(f"scored {scored} active customers as of {cutoff} with {model_name} v{champion.version}: {bands}")
+    detail: dict[str, Any] = {"model": model_name, "version": str(champion.version), "features_as_of": str(cutoff),
+                              "bands": bands, "lineage": lineage, "seconds": round(seconds, 2), **changes}
+    return JobResult(rows_read=scored, rows_written=changes["inserted"] + changes["updated"], detail=detail)
+
+
+if __name__ == "__main__":
+    from lakehouse_core.submit import main
+
+    sys.exit(main(__name__))

@@ -1,0 +1,126 @@
+"""The runner on toy jobs: recording in ops, resume after a failure, progress as JSON lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+
+import pytest
+
+from lakehouse_core.context import JobResult
+from lakehouse_core.errors import JobFailed
+from lakehouse_core.manifest import parse_manifest
+from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs
+
+TOY_JOBS = """
+    from pathlib import Path
+
+    from lakehouse_core.context import JobResult
+
+    CALLS = []
+
+
+    def run(ctx, rows, fail_if=None):
+        CALLS.append(ctx.job)
+        if fail_if and Path(fail_if).exists():
+            raise RuntimeError("upstream file is corrupt\\nsecond line of the traceback text")
+        ctx.log(f"{ctx.job} made {rows} rows")
+        return JobResult(rows_read=rows, rows_written=rows, rows_quarantined=0)
+"""
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    """A module of toy jobs, importable under a unique name; returns it."""
+    import importlib
+
+    pkg = tmp_path / "toy_src"
+    pkg.mkdir()
+    name = f"toy_jobs_{tmp_path.name.replace('-', '_')}"
+    (pkg / f"{name}.py").write_text(textwrap.dedent(TOY_JOBS))
+    monkeypatch.syspath_prepend(str(pkg))
+    return importlib.import_module(name)
+
+
+def manifest(toy, fail_flag=None):
+    def job(layer, rows, depends_on=(), fail=False):
+        args = {"rows": rows, **({"fail_if": str(fail_flag)} if fail else {})}
+        return {"layer": layer, "entry": toy.__name__, "args": args, "depends_on": list(depends_on)}
+
+    # a and d are independent; b fails; e depends only on a, c on b: both come after b in run order.
+    return parse_manifest({
+        "a": job("bronze", 1), "d": job("bronze", 2), "b": job("silver", 3, ["a"], fail=True),
+        "e": job("gold", 4, ["a"]), "c": job("gold", 5, ["b"]),
+    })
+
+
+def job_runs(spark, cfg, run_id):
+    rows = spark.table(f"{cfg.database('ops')}.job_run").where(f"run_id = '{run_id}'") \
+        .select("job", "status", "rows_written", "error").collect()
+    return sorted(tuple(r) for r in rows)
+
+
+def test_resume_runs_the_failed_job_and_every_job_after_it(spark, lake_cfg, toy, tmp_path):
+    flag = tmp_path / "corrupt"
+    flag.touch()
+    m = manifest(toy, flag)
+    assert m.order == ("a", "d", "b", "e", "c")
+    quiet = Reporter(quiet=True, stream=io.StringIO())
+    with pytest.raises(JobFailed, match="^job b failed: RuntimeError: upstream file is corrupt$"):
+        run_jobs(spark, lake_cfg, m, list(m.order), reporter=quiet, run_id="run-1")
+    assert job_runs(spark, lake_cfg, "run-1") == [
+        ("a", "succeeded", 1, None), ("b", "failed", None, "RuntimeError: upstream file is corrupt"),
+        ("c", "skipped", None, "not run: b failed"), ("d", "succeeded", 2, None),
+        ("e", "skipped", None, "not run: b failed")]
+
+    plan = resume_plan(spark, lake_cfg, m)
+    assert (plan.jobs, plan.run_id, plan.full_refresh) == (["b", "e", "c"], "run-1", False)
+
+    flag.unlink()
+    toy.CALLS.clear()
+    run_jobs(spark, lake_cfg, m, plan.jobs, command="resume", reporter=quiet, run_id="run-2")
+    assert toy.CALLS == ["b", "e", "c"]
+    assert [tuple(r) for r in spark.table(f"{lake_cfg.database('ops')}.run_log").orderBy("started_at")
+            .select("run_id", "command", "status", "failed_job", "planned_jobs").collect()] == [
+        ("run-1", "run", "failed", "b", ["a", "d", "b", "e", "c"]),
+        ("run-2", "resume", "succeeded", None, ["b", "e", "c"])]
+    assert resume_plan(spark, lake_cfg, m).jobs == []
+
+
+def test_json_log_has_one_event_per_line_for_schedulers(spark, lake_cfg, toy):
+    m = manifest(toy)
+    out = io.StringIO()
+    run_jobs(spark, lake_cfg, m, ["a", "d"], reporter=Reporter(fmt="json", stream=out), run_id="run-j")
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["event"], e.get("job")) for e in events] == [
+        ("run_started", None), ("job_started", "a"), ("job_progress", "a"), ("job_ended", "a"),
+        ("job_started", "d"), ("job_progress", "d"), ("job_ended", "d"), ("run_ended", None)]
+    assert all(e["at"].endswith("Z") for e in events)
+    assert events[0]["jobs"] == ["a", "d"] and events[0]["run_id"] == "run-j"
+    assert events[2]["message"] == "a made 1 rows"
+    assert {k: events[3][k] for k in ("status", "rows_read", "rows_written", "rows_quarantined", "error")} == {
+        "status": "succeeded", "rows_read": 1, "rows_written": 1, "rows_quarantined": 0, "error": None}
+    assert events[-1]["status"] == "succeeded"
+    assert [(j["job"], j["status"], j["rows_written"]) for j in events[-1]["jobs"]] == [
+        ("a", "succeeded", 1), ("d", "succeeded", 2)]
+
+
+def test_quiet_text_shows_only_failures_and_the_summary_table():
+    out = io.StringIO()
+    r = Reporter(quiet=True, stream=out)
+    r.event("job_started", job="a", text="[1/2] a (bronze): ...")
+    r.event("job_progress", job="a", message="m", text="    m")
+    r.event("run_failed", job="b", text="job b failed: boom")
+    summary = RunSummary("r", [JobOutcome("a", "bronze", "succeeded", 1.25, JobResult(10, 1234, 2)),
+                               JobOutcome("b", "silver", "failed", 0.5, error="boom"),
+                               JobOutcome("c", "gold", "skipped")], "failed")
+    r.event("run_ended", text=summary.table())
+    assert out.getvalue() == "\n".join([
+        "job b failed: boom",
+        "job  layer   status     rows read  rows written  quarantined  seconds",
+        "---  ------  ---------  ---------  ------------  -----------  -------",
+        "a    bronze  succeeded         10         1,234            2      1.2",
+        "b    silver  failed                                               0.5",
+        "c    gold    skipped                                                 ",
+    ]) + "\n"
