@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write scheduler artefacts for the manifest")
     _common(p)
-    p.add_argument("target", choices=("synapse", "databricks"))
+    p.add_argument("target", choices=("synapse", "databricks", "powerbi", "synapse-sql"),
+                   help="synapse/databricks: job definitions; powerbi: a PBIP project; synapse-sql: serverless views")
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("load-postgres", help="load a source's landing files into a PostgreSQL table, batch by batch")
@@ -259,6 +260,9 @@ def cmd_demo(args) -> int:
             print(f"    {summary.get('seconds', 0):.1f}s", file=sys.stderr)
         spark = get_spark(cfg, "lakehouse demo")
         run_jobs(spark, cfg, manifest, list(manifest.order), command="demo", reporter=Reporter())
+        from lakehouse_core.serving.dashboard import write_dashboard
+
+        print(f"dashboard: {write_dashboard(spark, cfg)}", file=sys.stderr)
     print(f"demo finished in {time.perf_counter() - t0:.0f}s; try:\n"
           f"  lakehouse sql --root {cfg.root} \"SHOW TABLES IN {cfg.database('bronze')}\"", file=sys.stderr)
     return 0
@@ -268,7 +272,12 @@ def cmd_export(args) -> int:
     from lakehouse_core.export import export
 
     cfg = _cfg(args)
-    written = export(args.target, cfg, Path(args.out))
+    if args.target in ("powerbi", "synapse-sql"):
+        from lakehouse_core.serving.export import export_bi
+
+        written = export_bi(cfg, Path(args.out), args.target)
+    else:
+        written = export(args.target, cfg, Path(args.out))
     print(f"wrote {len(written)} file(s) under {args.out}")
     return 0
 
