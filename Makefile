@@ -7,7 +7,7 @@ SPARK4_VENV := .venv-spark4
 SPARK4_PINS := pyspark==4.0.1 delta-spark==4.0.1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint test-spark4 dist docs bench clean
+.PHONY: install demo test test-cluster lint test-spark4 dist docs bench clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,13 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The standalone-cluster module (marker `cluster`) runs the whole pipeline twice: `make test-cluster`.
 test: install lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not cluster" --durations=25 $(PYTEST_ARGS)
 	$(MAKE) test-spark4
+
+test-cluster: install
+	$(PY) -m pytest -q -m cluster $(PYTEST_ARGS)
 
 $(SPARK4_VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(SPARK4_VENV)

@@ -248,9 +248,13 @@ def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple
             ctx.table(table_id))
 
 
-def ensure_conservation_view(ctx: JobContext) -> None:
+def ensure_conservation_view(ctx: JobContext, replace: bool = False) -> None:
+    """The view `ops.conservation` over the ledger (created once; --full-refresh recreates it)."""
+    name = f"{ctx.cfg.database('ops')}.conservation"
+    if not replace and ctx.spark.catalog.tableExists(name):
+        return
     ctx.spark.sql(f"""
-        CREATE OR REPLACE VIEW {ctx.cfg.database('ops')}.conservation
+        CREATE OR REPLACE VIEW {name}
         COMMENT 'Conservation per silver entity, bronze table and batch: bronze_rows = accepted + quarantined + duplicates + held.'
         AS SELECT substring_index(`table`, '.', -1) AS entity, substring_index(source_table, '.', -1) AS source,
                   batch, sum(bronze_rows) AS bronze_rows, sum(accepted) AS accepted, sum(quarantined) AS quarantined,
@@ -326,6 +330,12 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         for rule in rules:
             failed[rule.name] += r[rule.name] or 0
     ex.raise_for_fail(model, failed)
+    if not counts and (not holds or not _releasable(ctx, entity)):
+        # Bronze moved (e.g. OPTIMIZE) without new rows: only the watermark advances.
+        rows.unpersist()
+        append(spark, ctx, "ops.silver_watermark", [(entity.job, src, v, None, 0, ctx.run_id, now)
+                                                    for src, v in versions.items()])
+        return JobResult(rows_read=0, rows_written=0, rows_quarantined=0)
     dq = [(ctx.run_id, entity.job, entity.table, rule.name, rule.action, parsed_rows, failed[rule.name], now)
           for rule in rules]
 
@@ -401,7 +411,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         (entity.job, src, version, last_ingested.get(src),
          sum(c["bronze_rows"] for (s, _), c in counts.items() if s == src), ctx.run_id, now)
         for src, version in versions.items()])
-    ensure_conservation_view(ctx)
+    ensure_conservation_view(ctx, replace=ctx.full_refresh)
     for df in (rows, cands, absorbing, outcomes, write):
         if df is not None:
             df.unpersist()

@@ -28,6 +28,8 @@ from lakehouse_core.runner import Reporter, run_jobs
 from lakehouse_core.session import _cached_jars, packages_for
 from lakehouse_core.simulator import generate
 
+pytestmark = pytest.mark.cluster
+
 PROJECT = Path(__file__).resolve().parents[2]
 SCRIPT = PROJECT / "scripts" / "spark_cluster.sh"
 # A slice through every layer, kept small for the test budget: 3 bronze, 3 silver and 3 gold jobs.

@@ -41,6 +41,16 @@ class Lake:
         self.spark.createDataFrame(data, t.spark_schema()).write.format("delta").mode("append").saveAsTable(
             self.name(table_id))
 
+    def silver_customers(self, ids, batch: str) -> None:
+        """Customers straight into silver.customer, for jobs that only need them known."""
+        self.ensure("silver.customer")
+        t = lakedb.table("silver.customer")
+        day = dt.date.fromisoformat(batch)
+        rows = [{"customer_id": i, "row_hash": str(i), "valid_from": day, "is_current": True, "_batch": day,
+                 "_source_file": "customer.csv", "_run_id": "seed"} for i in ids]
+        self.spark.createDataFrame([tuple(r.get(c) for c in t.column_names) for r in rows], t.spark_schema()) \
+            .write.format("delta").mode("append").saveAsTable(self.name("silver.customer"))
+
     def run(self, module, full_refresh: bool = False):
         """Run a silver job module, as the runner would, with the tables it reads and writes in place."""
         entity = module.ENTITY

@@ -6,16 +6,19 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
-from jobs.silver import customer
+from jobs.silver import customer, engine
 
 D = dt.date
 HEAD = ("customer_id", "date_of_birth", "gender", "email", "username", "FName", "LName")
 
 
 def bronze_rows(spark, rows, batch="2025-01-01"):
-    cols = [*HEAD, "_corrupt_reason", "_raw_line", "_rescued_data", "_source_file", "_batch"]
-    return spark.createDataFrame([(*r, None, None, None, "f.csv", D.fromisoformat(batch)) for r in rows],
-                                 ", ".join(f"{c} {'date' if c == '_batch' else 'string'}" for c in cols))
+    """Parsed bronze rows of crm_customer (source columns as text) delivered on `batch`."""
+    cols = [*HEAD, "_corrupt_reason", "_raw_line", "_rescued_data", "_source_file", "_batch", "_ingested_at"]
+    types = {"_batch": "date", "_ingested_at": "timestamp"}
+    return spark.createDataFrame(
+        [(*r, None, None, None, "f.csv", D.fromisoformat(batch), dt.datetime(2025, 1, 2)) for r in rows],
+        ", ".join(f"{c} {types.get(c, 'string')}" for c in cols))
 
 
 def test_conform_repairs_padding_case_and_both_date_formats(spark):
@@ -34,31 +37,35 @@ def test_conform_repairs_padding_case_and_both_date_formats(spark):
     assert_df_equality(got, expected, ignore_nullable=True)
 
 
-def test_rules_quarantine_each_defect_under_its_own_name(lake):
-    lake.bronze("bronze.crm_customer", [
-        dict(customer_id="1", date_of_birth="1990-02-03", gender="M", email="a@b.io", FName="A", LName="B"),
-        dict(customer_id="C2", date_of_birth="1990-02-03", gender="M", email="c@b.io", FName="C", LName="B"),
-        dict(customer_id="", date_of_birth="1990-02-03", gender="M", email="d@b.io", FName="D", LName="B"),
-        dict(customer_id="4", date_of_birth="2023-13-45", gender="F", email="e@b.io", FName="E", LName="B"),
-        dict(customer_id="5", date_of_birth="2030-01-01", gender="F", email="f@b.io", FName="F", LName="B"),
-        dict(customer_id="6", date_of_birth="1990-02-03", gender="X", email="g@b.io", FName="G", LName="B"),
-        dict(customer_id="7", date_of_birth="1990-02-03", gender="F", email="h.b.io", FName="H", LName="B"),
-        dict(customer_id="8", date_of_birth="1990-02-03", gender="F", email="i@b.io", FName="I", LName="B"),
-        dict(customer_id="8", date_of_birth="1990-02-03", gender="F", email="i@b.io", FName="I", LName="Other"),
-        dict(_corrupt_reason="malformed_csv", _raw_line='9,1990-02-03,F,"j@b.io,jo,<redacted>,J,B'),
-    ])
-    result = lake.run(customer)
-    assert lake.rows("silver.customer", "customer_id", "first_name", "is_current") == [(1, "A", True)]
-    assert lake.rows("ops.quarantine", "rule", "detected_in", "batch") == [
-        ("known_enum", "silver", "2025-01-01"), ("malformed_csv", "bronze", "2025-01-01"),
-        ("plausible_date", "silver", "2025-01-01"), ("required_fields", "silver", "2025-01-01"),
-        ("unique_key", "silver", "2025-01-01"), ("unique_key", "silver", "2025-01-01"),
-        ("valid_date", "silver", "2025-01-01"), ("valid_email", "silver", "2025-01-01"),
-        ("valid_id", "silver", "2025-01-01")]
-    assert lake.rows("ops.quarantine", "record", where="rule = 'valid_id'") == [
-        ('{"customer_id":"C2","date_of_birth":"1990-02-03","gender":"M","email":"c@b.io","FName":"C","LName":"B"}',)]
-    assert lake.rows("ops.dq_result", "rule", "action", "rows_checked", "rows_failed") == [
-        ("complete_profile", "warn", 9, 0), ("known_enum", "quarantine", 9, 1), ("plausible_date", "quarantine", 9, 1),
-        ("required_fields", "quarantine", 9, 1), ("unique_key", "quarantine", 9, 2), ("valid_date", "quarantine", 9, 1),
-        ("valid_email", "quarantine", 9, 1), ("valid_id", "quarantine", 9, 1)]
-    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (10, 1, 9)
+def test_rules_quarantine_each_defect_under_its_own_name(spark):
+    staged = customer.conform(bronze_rows(spark, [
+        ("1", "1990-02-03", "M", "a@b.io", "a", "A", "B"),
+        ("C2", "1990-02-03", "M", "c@b.io", "c", "C", "B"),
+        ("", "1990-02-03", "M", "d@b.io", "d", "D", "B"),
+        ("4", "2023-13-45", "F", "e@b.io", "e", "E", "B"),
+        ("5", "2030-01-01", "F", "f@b.io", "f", "F", "B"),
+        ("6", "1990-02-03", "X", "g@b.io", "g", "G", "B"),
+        ("7", "1990-02-03", "F", "h.b.io", "h", "H", "B"),
+        ("8", "1990-02-03", "F", "i@b.io", "i", "I", "B"),
+        ("8", "1990-02-03", "F", "i@b.io", "i", "I", "Other"),
+        ("9", "1899-12-31", "F", None, "j", "J", None),
+    ]))
+    rows = engine.checked(staged, customer.ENTITY, resent=[])
+    got = [(r.customer_id, r._stage, r._reason, r._failed) for r in rows.orderBy("_record").collect()]
+    assert got == [
+        (None, "quarantined", "required_fields", ["required_fields"]),
+        (1, "kept", None, []),
+        (4, "quarantined", "valid_date", ["valid_date"]),
+        (5, "quarantined", "plausible_date", ["plausible_date"]),
+        (6, "quarantined", "known_enum", ["known_enum"]),
+        (7, "quarantined", "valid_email", ["valid_email"]),
+        (8, "quarantined", "unique_key", ["unique_key"]),
+        (8, "quarantined", "unique_key", ["unique_key"]),
+        (9, "quarantined", "plausible_date", ["plausible_date", "complete_profile"]),
+        (None, "quarantined", "valid_id", ["valid_id"]),
+    ]
+    records = engine.quarantine_rows(rows, "silver.customer", "r1", dt.datetime(2025, 1, 2)).where(
+        "rule = 'valid_id'").select("table", "source_table", "record", "detected_in").collect()
+    assert [tuple(r) for r in records] == [("silver.customer", "bronze.crm_customer", (
+        '{"customer_id":"C2","date_of_birth":"1990-02-03","gender":"M","email":"c@b.io","username":"c",'
+        '"FName":"C","LName":"B"}'), "silver")]
