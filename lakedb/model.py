@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Layer = Literal["bronze", "silver", "gold", "ops"]
-Action = Literal["warn", "quarantine", "fail"]
+Action = Literal["warn", "quarantine", "hold", "fail"]
 PII_KINDS = (None, "email", "phone")
 
 

@@ -52,7 +52,7 @@ MODEL_INPUTS = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
 # A new model must beat the champion's ROC AUC by more than this to be promoted (conf ml.promotion_min_gain).
 MIN_GAIN = 0.001
 # Quarterly snapshots before the train cutoff that make up the tune folds (conf ml.training_snapshots).
-SNAPSHOTS = 4
+SNAPSHOTS = 6
 # Stand-ins for "never happened" in nullable features (no interaction yet, no purchase in the year).
 NULL_FILL = {"days_since_interaction": 3650.0}
 
@@ -101,8 +101,8 @@ GRIDS: dict[str, tuple[Candidate, ...]] = {
     "default": (
         Candidate("lr", {"regParam": 0.001, "elasticNetParam": 0.0, "maxIter": 100}),
         Candidate("lr", {"regParam": 0.01, "elasticNetParam": 0.0, "maxIter": 100}),
-        Candidate("gbt", {"maxDepth": 3, "maxIter": 100, "stepSize": 0.1}),
-        Candidate("gbt", {"maxDepth": 4, "maxIter": 80, "stepSize": 0.1, "minInstancesPerNode": 20}),
+        Candidate("gbt", {"maxDepth": 2, "maxIter": 60, "stepSize": 0.3, "maxBins": 64}),
+        Candidate("gbt", {"maxDepth": 3, "maxIter": 60, "stepSize": 0.15, "maxBins": 64}),
     ),
     # Tiny data (tests, scale 0.01): one cheap candidate per family.
     "small": (

@@ -355,7 +355,9 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         is_held = F.lit(False)
         for rule in holds:
             is_held = is_held | ex.broken(rule)
-        cands = cands.withColumn("_held", is_held).persist()
+        # A checkpoint, not a cache: writing ops.held_record below would make Spark drop a cache whose plan
+        # reads it, and recomputing would no longer see the rows being released.
+        cands = cands.withColumn("_held", is_held).localCheckpoint(eager=True)
         checked_n, held_n = 0, 0
         for r in (cands.groupBy("_source_table", "_batch", "_was_held", "_held").count().collect()):
             checked_n += r["count"]

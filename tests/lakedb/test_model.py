@@ -40,7 +40,7 @@ def test_rule_names_are_unique_per_table_and_actions_known():
     for t in lakedb.TABLES:
         names = [r.name for r in t.rules]
         assert len(names) == len(set(names)), t.id
-        assert {r.action for r in t.rules} <= {"warn", "quarantine", "fail"}, t.id
+        assert {r.action for r in t.rules} <= {"warn", "quarantine", "hold", "fail"}, t.id
 
 
 def test_data_dictionary_is_current():

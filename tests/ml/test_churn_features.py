@@ -119,7 +119,8 @@ def test_label_is_churn_when_no_transaction_in_the_90_days_after_the_cutoff(spar
 def test_cutoffs_default_to_the_latest_observed_label_windows():
     got = choose_cutoffs(D(2025, 1, 5))
     assert (got.history, got.train, got.eval) == (
-        (D(2024, 4, 10), D(2024, 1, 11), D(2023, 10, 13), D(2023, 7, 15)), D(2024, 7, 9), D(2024, 10, 7))
+        (D(2024, 4, 10), D(2024, 1, 11), D(2023, 10, 13), D(2023, 7, 15), D(2023, 4, 16), D(2023, 1, 16)),
+        D(2024, 7, 9), D(2024, 10, 7))
 
 
 def test_cutoffs_whose_label_window_is_not_observed_yet_are_refused():
