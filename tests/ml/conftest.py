@@ -106,7 +106,7 @@ def job_context(spark, cfg, job: str, run_id: str = "r1") -> JobContext:
 def ml_lake(spark, tmp_path_factory):
     """A lake with synthetic gold data and an empty model registry, shared by the ML job tests."""
     cfg = make_cfg(tmp_path_factory.mktemp("ml_lake"), f"ml{os.getpid()}")
-    cfg.raw["ml"] = {"grid": "small"}
+    cfg.raw["ml"] = {"grid": "small", "training_snapshots": 1}
     ensure_tables(spark, cfg, [lakedb.table(t) for t in ML_TABLES])
     write_gold(spark, cfg, synthetic_customers())
     return cfg
