@@ -202,19 +202,18 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     if delete:
         gone = _null_safe_join(current, rows, keys, "left_anti").withColumn("_op", F.lit("delete"))
         changes = upserts.unionByName(gone)
-    changes = changes.cache()
-    try:
-        if changes.isEmpty():
-            return Written()
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        assignments = {f"`{c}`": f"s.`{c}`" for c in cols}
-        (DeltaTable.forName(spark, target).alias("t").merge(changes.alias("s"), on)
-         .whenMatchedDelete(condition="s._op = 'delete'")
-         .whenMatchedUpdate(set=assignments)
-         .whenNotMatchedInsert(condition="s._op = 'upsert'", values=assignments)
-         .execute())
-    finally:
-        changes.unpersist()
+    # Materialised without lineage: a cached plan that reads the target would be recomputed by Delta's
+    # cache refresh after the MERGE commit, and the MERGE must not see its own output as source anyway.
+    changes = changes.localCheckpoint(eager=True)
+    if changes.isEmpty():
+        return Written()
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    assignments = {f"`{c}`": f"s.`{c}`" for c in cols}
+    (DeltaTable.forName(spark, target).alias("t").merge(changes.alias("s"), on)
+     .whenMatchedDelete(condition="s._op = 'delete'")
+     .whenMatchedUpdate(set=assignments)
+     .whenNotMatchedInsert(condition="s._op = 'upsert'", values=assignments)
+     .execute())
     metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
     return Written(int(metrics.get("numTargetRowsInserted", 0)), int(metrics.get("numTargetRowsUpdated", 0)),
                    int(metrics.get("numTargetRowsDeleted", 0)))
