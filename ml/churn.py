@@ -11,7 +11,7 @@ T = train cutoff (default: E - 90):
                                                                                  compared with the champion
 
 The candidates are Spark ML pipelines (null filling, StringIndexer, OneHotEncoder, VectorAssembler, and for
-the logistic regression log1p of heavy-tailed inputs plus StandardScaler) ending in LogisticRegression or
+the logistic regression log1p, capped and newness inputs plus StandardScaler) ending in LogisticRegression or
 GBTClassifier. Every run is tracked in MLflow and registered as `customer_churn`; the alias `champion`
 moves to the new version only when it beats the current champion's ROC AUC on the same evaluation frame.
 """
@@ -112,29 +112,43 @@ GRIDS: dict[str, tuple[Candidate, ...]] = {
 }
 
 
-# Heavy-tailed inputs the logistic regression sees as log1p (trees do not care about monotone transforms).
+# What a linear model cannot shape by itself: heavy-tailed inputs as log1p, recent event counts saturating at
+# 3 (the third unresolved complaint matters less than the first), a newness that fades over about a quarter,
+# and the activity trend clipped. Trees need none of this and get the inputs as they are.
 LOG_INPUTS = tuple(c for c in NUMERIC_FEATURES if c != "activity_trend")
+CAPPED_INPUTS = ("unresolved_complaint_count_180", "complaint_count_180", "refund_count_180", "pending_count_180")
+LINEAR_EXTRAS = {
+    **{f"{c}_capped": f"least(f_{c}, 3.0)" for c in CAPPED_INPUTS},
+    "newness": "exp(-f_tenure_days / 90.0)",
+    "activity_trend_clipped": "least(greatest(f_activity_trend, -1.0), 2.0)",
+}
 
 
-def prepare_stages(log_inputs: bool = False) -> list:
+def prepare_stages(linear: bool = False) -> list:
     """Null filling, indexing and one-hot encoding, and the assembled vector `features_raw`."""
     def filled(c: str) -> str:
         # nanvl as well: rows that come through pandas (MLflow's pyfunc) carry NaN where Spark has null.
         d = NULL_FILL.get(c, 0.0)
-        value = f"nanvl(coalesce(CAST({c} AS DOUBLE), {d}), {d})"
-        return f"log1p(greatest({value}, 0.0))" if log_inputs and c in LOG_INPUTS else value
+        return f"nanvl(coalesce(CAST({c} AS DOUBLE), {d}), {d})"
 
     numeric = [f"{filled(c)} AS f_{c}" for c in NUMERIC_FEATURES]
     categorical = [f"coalesce({c}, 'none') AS c_{c}" for c in CATEGORICAL_FEATURES]
-    fill = SQLTransformer(statement=f"SELECT *, {', '.join(numeric + categorical)} FROM __THIS__")
-    indexer = StringIndexer(inputCols=[f"c_{c}" for c in CATEGORICAL_FEATURES],
-                            outputCols=[f"i_{c}" for c in CATEGORICAL_FEATURES],
-                            handleInvalid="keep", stringOrderType="alphabetAsc")
-    encoder = OneHotEncoder(inputCols=[f"i_{c}" for c in CATEGORICAL_FEATURES],
-                            outputCols=[f"o_{c}" for c in CATEGORICAL_FEATURES], handleInvalid="keep")
-    assembler = VectorAssembler(inputCols=[f"f_{c}" for c in NUMERIC_FEATURES]
-                                + [f"o_{c}" for c in CATEGORICAL_FEATURES], outputCol="features_raw")
-    return [fill, indexer, encoder, assembler]
+    stages = [SQLTransformer(statement=f"SELECT *, {', '.join(numeric + categorical)} FROM __THIS__")]
+    inputs = [f"f_{c}" for c in NUMERIC_FEATURES]
+    if linear:
+        shaped = [f"log1p(greatest(f_{c}, 0.0)) AS l_{c}" if c in LOG_INPUTS else f"f_{c} AS l_{c}"
+                  for c in NUMERIC_FEATURES] + [f"{expr} AS x_{name}" for name, expr in LINEAR_EXTRAS.items()]
+        stages.append(SQLTransformer(statement=f"SELECT *, {', '.join(shaped)} FROM __THIS__"))
+        inputs = [f"l_{c}" for c in NUMERIC_FEATURES] + [f"x_{name}" for name in LINEAR_EXTRAS]
+    stages += [
+        StringIndexer(inputCols=[f"c_{c}" for c in CATEGORICAL_FEATURES],
+                      outputCols=[f"i_{c}" for c in CATEGORICAL_FEATURES],
+                      handleInvalid="keep", stringOrderType="alphabetAsc"),
+        OneHotEncoder(inputCols=[f"i_{c}" for c in CATEGORICAL_FEATURES],
+                      outputCols=[f"o_{c}" for c in CATEGORICAL_FEATURES], handleInvalid="keep"),
+        VectorAssembler(inputCols=inputs + [f"o_{c}" for c in CATEGORICAL_FEATURES], outputCol="features_raw"),
+    ]
+    return stages
 
 
 def build_pipeline(candidate: Candidate, seed: int = 42) -> Pipeline:
@@ -142,7 +156,7 @@ def build_pipeline(candidate: Candidate, seed: int = 42) -> Pipeline:
     if candidate.family == "lr":
         scaler = StandardScaler(inputCol="features_raw", outputCol="features", withMean=True, withStd=True)
         model = LogisticRegression(featuresCol="features", labelCol="label", **candidate.params)
-        return Pipeline(stages=[*prepare_stages(log_inputs=True), scaler, model])
+        return Pipeline(stages=[*prepare_stages(linear=True), scaler, model])
     if candidate.family == "gbt":
         model = GBTClassifier(featuresCol="features_raw", labelCol="label", seed=seed, **candidate.params)
         return Pipeline(stages=[*prepare_stages(), model])
@@ -152,7 +166,7 @@ def build_pipeline(candidate: Candidate, seed: int = 42) -> Pipeline:
 def feature_weights(model: PipelineModel, predictions: DataFrame) -> list[tuple[str, float]]:
     """GBT feature importances or LR coefficients (on standardised inputs), by input name, largest first."""
     attrs = predictions.schema["features_raw"].metadata["ml_attr"]["attrs"]
-    names = {a["idx"]: a["name"].removeprefix("f_").removeprefix("o_") for group in attrs.values() for a in group}
+    names = {a["idx"]: a["name"][2:] for group in attrs.values() for a in group}  # drop the f_/l_/x_/o_ prefix
     last = model.stages[-1]
     values = (last.featureImportances if hasattr(last, "featureImportances") else last.coefficients).toArray()
     pairs = [(names.get(i, f"feature_{i}"), float(v)) for i, v in enumerate(values)]

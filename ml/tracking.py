@@ -136,9 +136,13 @@ def apply_decision(client, model_name: str, version: str, decision: Decision) ->
 
 def log_spark_model(model, input_example, output_example, model_name: str):
     """Log a fitted Spark ML pipeline with signature and input example, registered as `model_name`."""
+    import warnings
+
     import mlflow.spark
     from mlflow.models import infer_signature
 
-    signature = infer_signature(input_example, output_example)
+    with warnings.catch_warnings():  # "integer columns cannot hold missing values": ours (cluster ids) never do
+        warnings.filterwarnings("ignore", message=".*[Ii]nteger column", category=UserWarning)
+        signature = infer_signature(input_example, output_example)
     return mlflow.spark.log_model(model, artifact_path="model", signature=signature, input_example=input_example,
                                   registered_model_name=model_name, pip_requirements=list(PIP_REQUIREMENTS))

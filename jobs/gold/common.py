@@ -121,8 +121,12 @@ class Inputs:
         return True
 
     def snapshot(self, table_id: str) -> DataFrame:
-        """The table as of the version this run processes (consistent with the changes it reads)."""
-        return self.ctx.spark.sql(f"SELECT * FROM {self.ctx.table(table_id)} VERSION AS OF {self.now[table_id]}")
+        """The table as this run processes it.
+
+        The current version, not `VERSION AS OF now`: runs of a lake are serialised (one run per root), so
+        they are the same, and a time-travel read rebuilds Delta's snapshot state on every reference.
+        """
+        return self.ctx.spark.table(self.ctx.table(table_id))
 
     def changed(self, table_id: str, cols: Sequence[str]) -> DataFrame | None:
         if self.full or table_id not in self.last or self.last[table_id] > self.now[table_id]:
@@ -195,6 +199,9 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
         rows.write.format("delta").mode("append").saveAsTable(target)
         metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
         return Written(inserted=int(metrics.get("numOutputRows", 0)))
+    # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint
+    # inference over a many-column null-safe join on top of a deep plan costs minutes.
+    rows = rows.localCheckpoint(eager=True)
     if scope is not None:
         current = _null_safe_join(current, scope.distinct(), scope.columns, "left_semi")
     upserts = _null_safe_join(rows, current, cols, "left_anti").withColumn("_op", F.lit("upsert"))

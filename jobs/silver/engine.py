@@ -220,11 +220,22 @@ def open_held(ctx: JobContext, entity: Entity, schema: StructType) -> DataFrame:
             .select(F.from_json("record", schema).alias("r")).select("r.*"))
 
 
+PRUNE_MAX_KEYS = 5000
+
+
 def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], view: str,
-          nullable: set[str], history: bool) -> None:
-    """MERGE by key: an upsert for latest state, or insert/update/delete actions for a history diff."""
+          nullable: set[str], history: bool, prune: str | None = None) -> None:
+    """MERGE by key: an upsert for latest state, or insert/update/delete actions for a history diff.
+
+    `prune` names a whole-number key column: when the source holds few of its values they are also given
+    as a literal IN list, so Delta skips the target files that cannot match (files are clustered by key).
+    """
     source.createOrReplaceTempView(view)
     cond = " AND ".join(f"t.`{c}` {'<=>' if c in nullable else '='} s.`{c}`" for c in on)
+    if prune:
+        ids = [r[0] for r in source.select(prune).distinct().limit(PRUNE_MAX_KEYS + 1).collect()]
+        if len(ids) <= PRUNE_MAX_KEYS:
+            cond += f" AND t.`{prune}` IN ({', '.join(str(int(i)) for i in sorted(ids))})"
     cols = [c for c in source.columns if c != "_action"]
     if history:
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
@@ -399,10 +410,13 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         write = write.persist()
         rows_written = write.count()
     if rebuild:
-        write.select(*model.column_names).write.insertInto(target, overwrite=True)
+        # Files clustered by key: a later MERGE rewrites only the few files its keys fall in.
+        (write.select(*model.column_names).repartitionByRange(*entity.key).sortWithinPartitions(*on)
+         .write.insertInto(target, overwrite=True))
     elif rows_written:
         nullable = {c.name for c in model.columns if c.nullable}
-        merge(spark, target, write, on, f"silver_merge_{entity.job}", nullable, diffed)
+        prune = next((c for c in entity.key if model.column(c).type == "BIGINT"), None)
+        merge(spark, target, write, on, f"silver_merge_{entity.job}", nullable, diffed, prune)
 
     append(spark, ctx, "ops.batch_outcome", [
         (ctx.run_id, entity.table, src, batch, c["bronze_rows"], c["accepted"], c["quarantined"], c["duplicates"],
