@@ -117,13 +117,18 @@ def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zo
         if not spark.catalog.tableExists(name):
             missing.append(t.id)
             continue
-        metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [])
         retain = retention_for(t, hours)
+        files = spark.sql(f"DESCRIBE DETAIL {name}").first()["numFiles"] or 0
+        if files <= 1:
+            # Nothing to compact; Z-ordering one file would rewrite it for no gain (and every day again).
+            metrics, used, done = {"numFilesAdded": 0, "numFilesRemoved": 0}, [], f"{files} file, already compact"
+        else:
+            metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [])
+            done = (f"optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
+                    f"{metrics.get('numFilesAdded') or 0}{', Z-ordered by ' + ', '.join(used) if used else ''})")
         vacuum(spark, name, retain, listing)
         detail[t.id] = {**metrics, "zorder_by": used, "vacuum_retain_hours": retain}
-        ctx.log(f"{t.id}: optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
-                f"{metrics.get('numFilesAdded') or 0}{', Z-ordered by ' + ', '.join(used) if used else ''}), "
-                f"vacuumed files older than {retain} h")
+        ctx.log(f"{t.id}: {done}, vacuumed files older than {retain} h")
     if missing:
         ctx.log(f"not created yet, skipped: {', '.join(missing)}")
     return JobResult(rows_read=0, rows_written=0, rows_quarantined=0,

@@ -68,3 +68,10 @@ def test_optimize_compacts_small_files_and_vacuum_keeps_recent_ones(spark, lake_
     # Files removed by OPTIMIZE a moment ago are younger than the retention: VACUUM keeps them (time travel works).
     assert sorted(r.run_id for r in spark.read.format("delta").option("versionAsOf", 1).table(name).collect()) \
         == ["r0"]
+
+    # Run again: one file is already compact, so no OPTIMIZE rewrites it (it would, Z-ordered, every day).
+    again = maintenance.run(ctx, layers=["ops"])
+    assert again.detail["tables"]["ops.job_run"] == {"numFilesAdded": 0, "numFilesRemoved": 0, "zorder_by": [],
+                                                     "vacuum_retain_hours": 200}
+    ops = [h.operation for h in spark.sql(f"DESCRIBE HISTORY {name}").collect()]
+    assert ops.count("OPTIMIZE") == 1
