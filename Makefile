@@ -7,7 +7,7 @@ SPARK4_VENV := .venv-spark4
 SPARK4_PINS := pyspark==4.0.1 delta-spark==4.0.1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-wip test-cluster lint test-spark4 dist docs bench clean
+.PHONY: install demo test test-cluster lint test-spark4 dist docs bench clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,10 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-# Suites written this stop but not yet proven green in CI run with `make test-wip`; they join `make test`
-# once they pass there. The standalone-cluster module (marker `cluster`) runs the whole pipeline twice:
-# `make test-cluster`.
-WIP_TESTS := tests/jobs/silver tests/jobs/gold tests/ml
+# The standalone-cluster module (marker `cluster`) starts a Spark master and workers: `make test-cluster`.
 test: install lint
-	$(PY) -m pytest -q -m "not cluster" $(foreach t,$(WIP_TESTS),--ignore=$(t)) --durations=25 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not cluster" --durations=25 $(PYTEST_ARGS)
 	$(MAKE) test-spark4
-
-test-wip: install
-	$(PY) -m pytest -q $(WIP_TESTS) $(PYTEST_ARGS)
 
 test-cluster: install
 	$(PY) -m pytest -q -m cluster $(PYTEST_ARGS)

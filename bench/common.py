@@ -65,6 +65,8 @@ def bench_config(root: Path, driver_memory: str = "6g"):
     os.environ.setdefault("LAKEHOUSE_SECRET_KEY", "bench-key-0123456789abcdef012345")
     cfg = load_config("local", str(root))
     cfg.raw["spark"]["conf"]["spark.driver.memory"] = driver_memory
+    if os.environ.get("BENCH_PARALLEL"):  # jobs at a time (conf runner.parallel_jobs); the conf's value otherwise
+        cfg.raw.setdefault("runner", {})["parallel_jobs"] = int(os.environ["BENCH_PARALLEL"])
     return cfg
 
 

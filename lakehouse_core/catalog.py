@@ -58,6 +58,7 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
     tables = list(lakedb.TABLES if tables is None else tables)
     created = []
     existing: dict[str, set[str]] = {}
+    app = spark.sparkContext.applicationId
     for t in tables:
         db = cfg.database(t.layer)
         if db not in existing:
@@ -66,10 +67,18 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
         if t.name not in existing[db]:
             spark.sql(create_table_sql(cfg, t))
             created.append(name)
+        elif (app, name) in _CHECKED:
+            continue  # compared with the model earlier in this application, and still there
         else:
             _evolve(spark, name, t)
         _ensure_constraints(spark, name, t)
+        _CHECKED.add((app, name))
     return created
+
+
+# (Spark application id, table) already brought in line with the model by this process: a second run in the same
+# session (demo, tests, benchmarks, notebooks) does not read every table's schema and properties again.
+_CHECKED: set[tuple[str, str]] = set()
 
 
 def _evolve(spark: SparkSession, name: str, t: Table) -> None:

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "run":
             p.add_argument("--full-refresh", action="store_true", help="rebuild outputs from their inputs")
             p.add_argument("--resume", action="store_true", help="finish the last failed run")
+            p.add_argument("--parallel", type=int, default=None, metavar="N",
+                           help="run up to N independent jobs at once (default: conf runner.parallel_jobs)")
             p.add_argument("--quiet", action="store_true", help="print only failures and the summary")
             p.add_argument("--log-format", choices=("text", "json"), default="text")
         else:
@@ -165,7 +167,7 @@ def cmd_run(args) -> int:
             names, command, selection = plan.jobs, "resume", f"resume:{plan.run_id}"
             full_refresh = full_refresh or plan.full_refresh
         run_jobs(spark, cfg, manifest, names, command=command, selection=selection, full_refresh=full_refresh,
-                 reporter=reporter)
+                 reporter=reporter, parallel=args.parallel)
     return 0
 
 

@@ -10,10 +10,13 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -235,61 +238,141 @@ def commit_tag(job: str, run_id: str) -> str:
     return json.dumps({"job": job, "run_id": run_id}, sort_keys=True)
 
 
+def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
+    """How many independent jobs run at once: `--parallel`, else conf `runner.parallel_jobs`, else 1."""
+    value = requested if requested is not None else cfg.section("runner").get("parallel_jobs", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LakehouseError(f"runner.parallel_jobs must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+# Jobs of these layers never run beside each other: MLflow's tracking URI and active experiment are process-wide.
+EXCLUSIVE_LAYERS = frozenset({"ml"})
+
+
+def job_session(spark: SparkSession) -> SparkSession:
+    """A session of its own for a job that runs beside others: same SparkContext, catalog and cache; its own SQL
+    conf (the commit tag), temp views and UDFs. Conf set on `spark` after it was built is carried over."""
+    session = spark.newSession()
+    for row in spark.sql("SET").collect():
+        if session.conf.isModifiable(row.key) and session.conf.get(row.key, None) != row.value:
+            session.conf.set(row.key, row.value)
+    return session
+
+
+def activate(session: SparkSession) -> None:
+    """Make `session` the JVM's active session on this thread. A job thread has none of its own, and Spark falls
+    back to resolving tables through the plain session catalog (not Delta's) for some writes."""
+    jvm = getattr(session, "_jvm", None)
+    if jvm is not None:
+        jvm.SparkSession.setActiveSession(session._jsparkSession)
+
+
 def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[str], *, command: str = "run",
              selection: str | None = None, full_refresh: bool = False, reporter: Reporter | None = None,
-             run_id: str | None = None) -> RunSummary:
-    """Run `names` (already ordered) and record the run; stops at the first failure and raises JobFailed."""
+             run_id: str | None = None, parallel: int | None = None) -> RunSummary:
+    """Run `names` (already ordered) and record the run; stops at the first failure and raises JobFailed.
+
+    With `parallel` > 1 (or conf `runner.parallel_jobs`) up to that many jobs whose upstream jobs have all
+    succeeded run at once, each in a session of its own (graphlib orders them); after a failure no job starts,
+    the running ones finish, and the rest are recorded as skipped.
+    """
     reporter = reporter or Reporter()
+    workers = parallel_jobs(cfg, parallel)
     ensure_tables(spark, cfg, tables_written(manifest, names))
     recorder = RunRecorder(spark, cfg)
     run_id = run_id or new_run_id()
     recorder.run_started(run_id, command, selection, full_refresh, names)
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
-                   text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
-                   + (", full refresh" if full_refresh else ""))
-    outcomes: list[JobOutcome] = []
+                   parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
+                   + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if workers > 1 else ""))
+    index = {n: i for i, n in enumerate(names, 1)}
+    exclusive = {layer: threading.Lock() for layer in EXCLUSIVE_LAYERS}
     t_run = time.perf_counter()
-    for i, name in enumerate(names, 1):
+
+    def execute(name: str, session: SparkSession) -> tuple[JobOutcome, BaseException | None]:
         job = manifest.jobs[name]
-        reporter.event("job_started", job=name, layer=job.layer, index=i, of=len(names),
-                       text=f"[{i}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
+        prefix = f"[{name}] " if workers > 1 else ""
+        reporter.event("job_started", job=name, layer=job.layer, index=index[name], of=len(names),
+                       text=f"[{index[name]}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
         started, t0 = utcnow(), time.perf_counter()
-        ctx = TrackedContext(spark=spark, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
+        ctx = TrackedContext(spark=session, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
                              log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=msg,
-                                                                     text=f"    {msg}"))
+                                                                     text=f"    {prefix}{msg}"))
+        lock = exclusive.get(job.layer) or contextlib.nullcontext()
         try:
-            spark.sparkContext.setJobGroup(name, f"lakehouse {name}")
-            spark.conf.set(USER_METADATA, commit_tag(name, run_id))
-            try:
-                result = load_job(job.entry)(ctx, **job.args) or JobResult()
-            finally:
-                spark.conf.unset(USER_METADATA)
+            with lock:
+                activate(session)
+                session.sparkContext.setJobGroup(name, f"lakehouse {name}")
+                session.conf.set(USER_METADATA, commit_tag(name, run_id))
+                try:
+                    result = load_job(job.entry)(ctx, **job.args) or JobResult()
+                finally:
+                    session.conf.unset(USER_METADATA)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as JobFailed
-            reason = one_line(exc)
-            outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=reason,
+            outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=one_line(exc),
                                  tables=frozenset(ctx.resolved))
-            outcomes.append(outcome)
-            skipped = [JobOutcome(n, manifest.jobs[n].layer, "skipped", error=f"not run: {name} failed")
-                       for n in names[i:]]
-            outcomes += skipped
             recorder.job_ended(run_id, outcome, started)
-            recorder.jobs_skipped(run_id, skipped)
-            recorder.run_ended(run_id, "failed", name, reason)
-            reporter.event("run_failed", run_id=run_id, job=name, error=reason, text=f"job {name} failed: {reason}")
-            summary = RunSummary(run_id, outcomes, "failed")
-            reporter.event("run_ended", run_id=run_id, status="failed", seconds=round(time.perf_counter() - t_run, 2),
-                           jobs=[o.as_dict() for o in outcomes],
-                           text=summary.table() + f"\nrun {run_id} failed at {name}; "
-                           "`lakehouse run --resume` runs it and the jobs after it")
-            raise JobFailed(f"job {name} failed: {reason}") from exc
+            return outcome, exc
         outcome = JobOutcome(name, job.layer, "succeeded", time.perf_counter() - t0, result,
                              tables=frozenset(ctx.resolved))
-        outcomes.append(outcome)
         recorder.job_ended(run_id, outcome, started)
         reporter.event("job_ended", **outcome.as_dict(),
-                       text=f"    done in {outcome.seconds:.1f}s: {_fmt(result.rows_read) or 0} rows read, "
+                       text=f"    {prefix}done in {outcome.seconds:.1f}s: {_fmt(result.rows_read) or 0} rows read, "
                        f"{_fmt(result.rows_written) or 0} written"
                        + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
+        return outcome, None
+
+    finished: dict[str, JobOutcome] = {}
+    failure: tuple[str, BaseException] | None = None
+    if workers == 1:
+        for name in names:
+            outcome, exc = execute(name, spark)
+            finished[name] = outcome
+            if exc is not None:
+                failure = (name, exc)
+                break
+    else:
+        selected = set(names)
+        sorter = TopologicalSorter({n: manifest.upstream.get(n, frozenset()) & selected for n in names})
+        sorter.prepare()
+        ready: list[str] = []
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lakehouse-job") as pool:
+            running: dict[Future, str] = {}
+            while True:
+                if failure is None:
+                    ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
+                    while ready and len(running) < workers:
+                        name = ready.pop(0)
+                        running[pool.submit(execute, name, job_session(spark))] = name
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: index[running[f]]):
+                    name = running.pop(future)
+                    outcome, exc = future.result()
+                    finished[name] = outcome
+                    if exc is None:
+                        sorter.done(name)
+                    elif failure is None:
+                        failure = (name, exc)
+
+    outcomes = [finished[n] for n in names if n in finished]
+    if failure is not None:
+        name, exc = failure
+        reason = finished[name].error
+        skipped = [JobOutcome(n, manifest.jobs[n].layer, "skipped", error=f"not run: {name} failed")
+                   for n in names if n not in finished]
+        outcomes = sorted(outcomes + skipped, key=lambda o: index[o.job])
+        recorder.jobs_skipped(run_id, skipped)
+        recorder.run_ended(run_id, "failed", name, reason)
+        reporter.event("run_failed", run_id=run_id, job=name, error=reason, text=f"job {name} failed: {reason}")
+        summary = RunSummary(run_id, outcomes, "failed")
+        reporter.event("run_ended", run_id=run_id, status="failed", seconds=round(time.perf_counter() - t_run, 2),
+                       jobs=[o.as_dict() for o in outcomes],
+                       text=summary.table() + f"\nrun {run_id} failed at {name}; "
+                       "`lakehouse run --resume` runs it and the jobs after it")
+        raise JobFailed(f"job {name} failed: {reason}") from exc
     recorder.run_ended(run_id, "succeeded", None, None)
     summary = RunSummary(run_id, outcomes, "succeeded")
     reporter.event("run_ended", run_id=run_id, status="succeeded", seconds=round(time.perf_counter() - t_run, 2),

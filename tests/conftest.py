@@ -43,6 +43,7 @@ def make_cfg(root: Path, suffix: str) -> Config:
     raw = dict(base.raw)
     raw["databases"] = {layer: f"{layer}_{suffix}" for layer in ("bronze", "silver", "gold", "ops")}
     raw["secrets"] = {"key_env": "LAKEHOUSE_SECRET_KEY", "generate_local_key": False}
+    raw["runner"] = {"parallel_jobs": 1}  # one by one, unless a test asks for more
     return Config(env="test", root=str(root), raw=raw)
 
 

@@ -330,15 +330,41 @@ def read_new_files(spark: SparkSession, src: Source, files: list[FileInfo], key:
 
 
 def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: str) -> tuple[set[str], set[str]]:
-    """(files in the ledger, files found in bronze but missing from the ledger after a crash)."""
-    ledger = spark.table(ctx.table("ops.ingested_file")).where(F.col("source") == src.name)
-    known = {r.file for r in ledger.select("file").collect()}
-    last = ledger.agg(F.max("ingested_at")).first()[0]
+    """(files in the ledger, files found in bronze but missing from the ledger after a crash).
+
+    The ledger is read once. Bronze is scanned only for a run whose append has no ledger entry: a crash between
+    the bronze commit and the ledger commit. Every run recovers before it appends, so only the latest append
+    can be such an orphan; Delta's history names its run (the runner tags every commit with it).
+    """
+    rows = (spark.table(ctx.table("ops.ingested_file")).where(F.col("source") == src.name)
+            .select("file", "run_id", "ingested_at").collect())
+    known = {r.file for r in rows}
+    suspect = last_append_run(spark, table)
+    if suspect is not None and suspect in {r.run_id for r in rows}:
+        return known, set()
     bronze = spark.table(table)
-    if last is not None:
-        bronze = bronze.where(F.col("_ingested_at") >= F.lit(last))
+    if suspect:
+        bronze = bronze.where(F.col("_run_id") == suspect)
+    elif rows:  # an untagged append (not written by the runner): everything since the last ledger entry
+        bronze = bronze.where(F.col("_ingested_at") >= F.lit(max(r.ingested_at for r in rows)))
     in_bronze = {r._source_file for r in bronze.select("_source_file").distinct().collect()}
     return known, in_bronze - known
+
+
+APPENDS = ("WRITE", "STREAMING UPDATE")
+HISTORY_DEPTH = 50  # maintenance adds three commits a day; a run's append is always within the last few
+
+
+def last_append_run(spark: SparkSession, table: str) -> str | None:
+    """The run id of the table's latest append ('' when it is untagged); None when it has no append."""
+    for h in spark.sql(f"DESCRIBE HISTORY {table} LIMIT {HISTORY_DEPTH}").select(
+            "operation", "userMetadata").collect():
+        if h.operation in APPENDS:
+            try:
+                return str(json.loads(h.userMetadata or "{}").get("run_id") or "")
+            except ValueError:
+                return ""
+    return None if spark.table(table).isEmpty() else ""
 
 
 def file_counts(spark: SparkSession, table: str, condition: Column) -> dict[str, tuple[int, int]]:

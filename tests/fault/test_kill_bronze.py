@@ -48,7 +48,7 @@ def test_kill_midway_then_rerun_ingests_every_row_exactly_once(landing, tmp_path
     proc = start("run", "--select", "layer:bronze", root=root)
     # Kill after `point` bronze tables have committed, a random fraction of a second later.
     killed = kill_when(proc, lambda: sum(delta_commits(d) > 1 for d in warehouse.glob("*")) >= point,
-                       delay=random.Random(point).uniform(0, 1.5))
+                       delay=random.Random(point).uniform(0, 0.3))
     assert killed, "the run finished before the kill point"
     rerun = lakehouse("run", "--select", "layer:bronze", root=root)
     assert rerun.returncode == 0, rerun.stderr[-2000:]

@@ -8,20 +8,32 @@ import textwrap
 
 import pytest
 
+from lakehouse_core.catalog import ensure_databases
 from lakehouse_core.context import JobResult
 from lakehouse_core.errors import JobFailed
 from lakehouse_core.manifest import parse_manifest
 from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs
 
 TOY_JOBS = """
+    import threading
     from pathlib import Path
 
     from lakehouse_core.context import JobResult
 
     CALLS = []
+    SEEN = {}
+    PAIR = threading.Barrier(2, timeout=120)
 
 
-    def run(ctx, rows, fail_if=None):
+    def run(ctx, rows, fail_if=None, pair=None):
+        if pair:  # two such jobs meet at a barrier: they get past it only when they run at the same time
+            PAIR.wait()
+            SEEN[ctx.job] = ctx.spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
+            mine = ctx.spark.createDataFrame([(ctx.job,)], "job string")
+            mine.createOrReplaceTempView("mine")
+            PAIR.wait()
+            SEEN[ctx.job + " view"] = ctx.spark.table("mine").first()[0]
+            mine.write.format("delta").mode("append").saveAsTable(pair)  # a Delta commit from the job's thread
         CALLS.append(ctx.job)
         if fail_if and Path(fail_if).exists():
             raise RuntimeError("upstream file is corrupt\\nsecond line of the traceback text")
@@ -124,3 +136,47 @@ def test_quiet_text_shows_only_failures_and_the_summary_table():
         "b    silver  failed                                               0.5",
         "c    gold    skipped                                                 ",
     ]) + "\n"
+
+
+def test_parallel_runs_independent_jobs_at_once_each_in_its_own_session(spark, lake_cfg, toy):
+    out = f"{lake_cfg.database('ops')}.toy_out"
+    ensure_databases(spark, lake_cfg)
+    spark.sql(f"CREATE TABLE {out} (job STRING) USING delta")
+    pair = {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 1, "pair": out}}
+    m = parse_manifest({
+        "a": pair, "d": pair,
+        "e": {"layer": "gold", "entry": toy.__name__, "args": {"rows": 4}, "depends_on": ["a", "d"]},
+    })
+    toy.CALLS.clear()
+    summary = run_jobs(spark, lake_cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()),
+                       run_id="run-p", parallel=2)
+    assert [(o.job, o.status) for o in summary.outcomes] == [("a", "succeeded"), ("d", "succeeded"),
+                                                             ("e", "succeeded")]
+    assert toy.CALLS[-1] == "e" and sorted(toy.CALLS[:2]) == ["a", "d"]
+    # Each job's commits carry its own name, and its temp views are its own.
+    assert {k: (v if "view" in k else json.loads(v)) for k, v in toy.SEEN.items()} == {
+        "a": {"job": "a", "run_id": "run-p"}, "d": {"job": "d", "run_id": "run-p"}, "a view": "a", "d view": "d"}
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None
+    commits = spark.sql(f"DESCRIBE HISTORY {out}").where("operation = 'WRITE'").collect()
+    assert sorted(json.loads(c.userMetadata)["job"] for c in commits) == ["a", "d"]
+    assert sorted(r.job for r in spark.table(out).collect()) == ["a", "d"]
+    assert job_runs(spark, lake_cfg, "run-p") == [("a", "succeeded", 1, None), ("d", "succeeded", 1, None),
+                                                 ("e", "succeeded", 4, None)]
+
+
+def test_parallel_failure_lets_running_jobs_finish_and_starts_nothing_after_it(spark, lake_cfg, toy, tmp_path):
+    flag = tmp_path / "corrupt"
+    flag.touch()
+    m = manifest(toy, flag)
+    quiet = Reporter(quiet=True, stream=io.StringIO())
+    with pytest.raises(JobFailed, match="^job b failed: RuntimeError: upstream file is corrupt$"):
+        run_jobs(spark, lake_cfg, m, list(m.order), reporter=quiet, run_id="run-pf", parallel=2)
+    # e needs only a, so it may run beside b; c needs b and never starts.
+    runs = job_runs(spark, lake_cfg, "run-pf")
+    assert [r for r in runs if r[0] != "e"] == [
+        ("a", "succeeded", 1, None), ("b", "failed", None, "RuntimeError: upstream file is corrupt"),
+        ("c", "skipped", None, "not run: b failed"), ("d", "succeeded", 2, None)]
+    e_status = next(r[1] for r in runs if r[0] == "e")
+    assert e_status in ("succeeded", "skipped")
+    plan = resume_plan(spark, lake_cfg, m)
+    assert plan.jobs == [j for j in ("b", "e", "c") if j != "e" or e_status == "skipped"]
