@@ -342,8 +342,13 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
             while True:
                 if failure is None:
                     ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
-                    while ready and len(running) < workers:
-                        name = ready.pop(0)
+                    while len(running) < workers:
+                        # An exclusive layer's job waits (without taking a slot) while one of its layer runs.
+                        busy = {manifest.jobs[n].layer for n in running.values()} & EXCLUSIVE_LAYERS
+                        name = next((n for n in ready if manifest.jobs[n].layer not in busy), None)
+                        if name is None:
+                            break
+                        ready.remove(name)
                         running[pool.submit(execute, name, job_session(spark))] = name
                 if not running:
                     break

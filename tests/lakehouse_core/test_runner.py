@@ -16,16 +16,24 @@ from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan,
 
 TOY_JOBS = """
     import threading
+    import time
     from pathlib import Path
 
     from lakehouse_core.context import JobResult
 
     CALLS = []
     SEEN = {}
+    RUNNING = []
+    MOST_AT_ONCE = [0]
     PAIR = threading.Barrier(2, timeout=120)
 
 
-    def run(ctx, rows, fail_if=None, pair=None):
+    def run(ctx, rows, fail_if=None, pair=None, solo=False):
+        if solo:  # how many solo jobs run at the same time
+            RUNNING.append(ctx.job)
+            MOST_AT_ONCE[0] = max(MOST_AT_ONCE[0], len(RUNNING))
+            time.sleep(1.0)
+            RUNNING.remove(ctx.job)
         if pair:  # two such jobs meet at a barrier: they get past it only when they run at the same time
             PAIR.wait()
             SEEN[ctx.job] = ctx.spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
@@ -180,3 +188,14 @@ def test_parallel_failure_lets_running_jobs_finish_and_starts_nothing_after_it(s
     assert e_status in ("succeeded", "skipped")
     plan = resume_plan(spark, lake_cfg, m)
     assert plan.jobs == [j for j in ("b", "e", "c") if j != "e" or e_status == "skipped"]
+
+
+def test_parallel_never_runs_two_ml_jobs_at_once(spark, lake_cfg, toy):
+    solo = {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "solo": True}}
+    m = parse_manifest({"m1": solo, "m2": solo, "m3": solo,
+                        "b": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2}}})
+    summary = run_jobs(spark, lake_cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()),
+                       run_id="run-ml", parallel=3)
+    assert [(o.job, o.status) for o in summary.outcomes] == [("b", "succeeded"), ("m1", "succeeded"),
+                                                             ("m2", "succeeded"), ("m3", "succeeded")]
+    assert toy.MOST_AT_ONCE == [1]
