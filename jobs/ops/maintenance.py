@@ -121,7 +121,8 @@ def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zo
         files = spark.sql(f"DESCRIBE DETAIL {name}").first()["numFiles"] or 0
         if files <= 1:
             # Nothing to compact; Z-ordering one file would rewrite it for no gain (and every day again).
-            metrics, used, done = {"numFilesAdded": 0, "numFilesRemoved": 0}, [], f"{files} file, already compact"
+            metrics, used, done = ({"numFilesAdded": 0, "numFilesRemoved": 0}, [],
+                                  f"{files} file{'' if files == 1 else 's'}, already compact")
         else:
             metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [])
             done = (f"optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
