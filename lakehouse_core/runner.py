@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -250,13 +249,13 @@ def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
 EXCLUSIVE_LAYERS = frozenset({"ml"})
 
 
-def job_session(spark: SparkSession) -> SparkSession:
+def job_session(spark: SparkSession, conf: list[tuple[str, str]]) -> SparkSession:
     """A session of its own for a job that runs beside others: same SparkContext, catalog and cache; its own SQL
-    conf (the commit tag), temp views and UDFs. Conf set on `spark` after it was built is carried over."""
+    conf (the commit tag), temp views and UDFs. `conf`, what `SET` shows on `spark`, is carried over."""
     session = spark.newSession()
-    for row in spark.sql("SET").collect():
-        if session.conf.isModifiable(row.key) and session.conf.get(row.key, None) != row.value:
-            session.conf.set(row.key, row.value)
+    for key, value in conf:
+        if session.conf.isModifiable(key) and session.conf.get(key, None) != value:
+            session.conf.set(key, value)
     return session
 
 
@@ -287,7 +286,6 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
                    + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if workers > 1 else ""))
     index = {n: i for i, n in enumerate(names, 1)}
-    exclusive = {layer: threading.Lock() for layer in EXCLUSIVE_LAYERS}
     t_run = time.perf_counter()
 
     def execute(name: str, session: SparkSession) -> tuple[JobOutcome, BaseException | None]:
@@ -299,16 +297,14 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
         ctx = TrackedContext(spark=session, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
                              log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=msg,
                                                                      text=f"    {prefix}{msg}"))
-        lock = exclusive.get(job.layer) or contextlib.nullcontext()
         try:
-            with lock:
-                activate(session)
-                session.sparkContext.setJobGroup(name, f"lakehouse {name}")
-                session.conf.set(USER_METADATA, commit_tag(name, run_id))
-                try:
-                    result = load_job(job.entry)(ctx, **job.args) or JobResult()
-                finally:
-                    session.conf.unset(USER_METADATA)
+            activate(session)
+            session.sparkContext.setJobGroup(name, f"lakehouse {name}")
+            session.conf.set(USER_METADATA, commit_tag(name, run_id))
+            try:
+                result = load_job(job.entry)(ctx, **job.args) or JobResult()
+            finally:
+                session.conf.unset(USER_METADATA)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as JobFailed
             outcome = JobOutcome(name, job.layer, "failed", time.perf_counter() - t0, error=one_line(exc),
                                  tables=frozenset(ctx.resolved))
@@ -337,19 +333,21 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
         sorter = TopologicalSorter({n: manifest.upstream.get(n, frozenset()) & selected for n in names})
         sorter.prepare()
         ready: list[str] = []
+        parent_conf = [(r.key, r.value) for r in spark.sql("SET").collect()]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lakehouse-job") as pool:
             running: dict[Future, str] = {}
             while True:
                 if failure is None:
                     ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
                     while len(running) < workers:
-                        # An exclusive layer's job waits (without taking a slot) while one of its layer runs.
+                        # An exclusive layer's job waits (without taking a slot) while one of its layer runs:
+                        # the scheduler alone keeps them apart.
                         busy = {manifest.jobs[n].layer for n in running.values()} & EXCLUSIVE_LAYERS
                         name = next((n for n in ready if manifest.jobs[n].layer not in busy), None)
                         if name is None:
                             break
                         ready.remove(name)
-                        running[pool.submit(execute, name, job_session(spark))] = name
+                        running[pool.submit(execute, name, job_session(spark, parent_conf))] = name
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
