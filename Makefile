@@ -23,11 +23,12 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-# The standalone-cluster module (marker `cluster`) starts a Spark master and workers: `make test-cluster`.
+# Every suite, the standalone-cluster module included (it starts a Spark master and two workers on loopback).
 test: install lint
-	$(PY) -m pytest -q -m "not cluster" --durations=25 $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS)
 	$(MAKE) test-spark4
 
+# The standalone-cluster module alone (marker `cluster`).
 test-cluster: install
 	$(PY) -m pytest -q -m cluster $(PYTEST_ARGS)
 

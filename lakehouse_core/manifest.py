@@ -219,6 +219,10 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
             _check_table(job.name, t)
             if t not in writers:
                 raise ManifestError(f"job {job.name} reads {t}, which no job in the manifest writes")
+            if t.split(".")[0] == "ops":
+                # Shared bookkeeping (the file ledger, ...) that many jobs write: a job reads only its own
+                # sources' rows there, and its data reads already order it after the jobs that wrote them.
+                continue
             if writers[t] != job.name:
                 deps.add(writers[t])
         upstream[job.name] = frozenset(deps)

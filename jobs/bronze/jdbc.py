@@ -264,12 +264,13 @@ def record(spark: SparkSession, marks_table: str, src: Source, origin: str, e: E
 
 
 def run(ctx: JobContext, source_name: str = "payments/The_transaction") -> JobResult:
+    marks = ctx.table("ops.jdbc_watermark")
     spec = jdbc_source(ctx.cfg, source_name)
     if spec is None:
         return JobResult(detail={"skipped": f"{source_name} is read from landing files in this env"})
     spark, src = ctx.spark, source(source_name)
     target = bronze_table(src)
-    bronze, marks = ctx.table(target.id), ctx.table("ops.jdbc_watermark")
+    bronze = ctx.table(target.id)
     if not (spark.catalog.tableExists(bronze) and spark.catalog.tableExists(marks)):
         # The runner creates what the manifest says a job writes; bronze is written here too.
         ensure_tables(spark, ctx.cfg, [target, lakedb.table("ops.jdbc_watermark")])

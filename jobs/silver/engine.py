@@ -286,6 +286,7 @@ def reset(ctx: JobContext, entity: Entity) -> None:
 def run(ctx: JobContext, entity: Entity) -> JobResult:
     spark, model, now = ctx.spark, entity.model, utcnow()
     target = ctx.table(entity.table)
+    quarantine = ctx.table("ops.quarantine")  # looked up even when this delivery has nothing to reject
     marks = watermarks(ctx, entity.job)
     rebuild = ctx.full_refresh or not marks
     if ctx.full_refresh:
@@ -352,8 +353,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
 
     quarantined = sum(c["quarantined"] for c in counts.values())
     if quarantined:
-        quarantine_rows(rows, entity.table, ctx.run_id, now).write.format("delta").mode("append").saveAsTable(
-            ctx.table("ops.quarantine"))
+        quarantine_rows(rows, entity.table, ctx.run_id, now).write.format("delta").mode("append").saveAsTable(quarantine)
     ready = rows.where(F.col("_stage") == "kept").select(*staged_cols)
 
     released = held_now = 0
