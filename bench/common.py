@@ -70,10 +70,42 @@ def bench_config(root: Path, driver_memory: str = "6g"):
     return cfg
 
 
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def write_results(name: str, payload: dict) -> Path:
+    """bench/results/<name>.json. Runs are kept per scale: measuring scale 10 alone keeps the last scale-1 run."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-               **payload}
     path = RESULTS / f"{name}.json"
+    if "runs" in payload and path.is_file():
+        new_scales = {r.get("scale") for r in payload["runs"]}
+        try:
+            earlier = [r for r in json.loads(path.read_text()).get("runs", []) if r.get("scale") not in new_scales]
+        except (ValueError, AttributeError):
+            earlier = []
+        payload = {**payload, "runs": sorted(earlier + payload["runs"], key=lambda r: r.get("scale") or 0)}
+    payload = {"benchmark": name, "at": now(), "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def run_scales(script: str, name: str, scales: list[float], args: list[str], show=None) -> int:
+    """Each scale in its own process (its own JVM and metastore): `script --one --scales S *args` prints one
+    JSON line. The runs go to bench/results/<name>.json; a failed scale is recorded with its last error line."""
+    import sys
+
+    runs, failed = [], 0
+    for scale in scales:
+        out = subprocess.run([sys.executable, script, "--one", "--scales", str(scale), *args],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            failed += 1
+            print(f"scale {scale} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+            runs.append({"scale": scale, "measured_at": now(), "failed": out.stderr.strip().splitlines()[-1:]})
+            continue
+        run = {**json.loads(out.stdout.strip().splitlines()[-1]), "measured_at": now()}
+        print(json.dumps(show(run) if show else run, default=str), flush=True)
+        runs.append(run)
+    print(write_results(name, {"runs": runs}))
+    return 1 if failed else 0

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_config, jvm_peak_mb, python_peak_mb, write_results  # noqa: E402
+from bench.common import bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
 SEED, DEFECTS = 42, 0.01
 
@@ -105,17 +104,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(bench_scale(args.scales[0], args.days, Path(args.base))))
         return
-    runs = []
-    for scale in args.scales:
-        out = subprocess.run([sys.executable, __file__, "--one", "--scales", str(scale), "--days", str(args.days),
-                              "--base", args.base], capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"scale {scale} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
-            runs.append({"scale": scale, "failed": out.stderr.strip().splitlines()[-1:]})
-            continue
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(runs[-1]), flush=True)
-    print(write_results("gold", {"runs": runs}))
+    extra = ["--days", str(args.days), "--base", args.base]
+    raise SystemExit(run_scales(__file__, "gold", args.scales, extra))
 
 
 if __name__ == "__main__":

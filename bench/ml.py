@@ -15,14 +15,13 @@ import argparse
 import csv
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_config, jvm_peak_mb, python_peak_mb, write_results  # noqa: E402
+from bench.common import bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
 
 def read_truth(truth_dir: Path, cutoff: str) -> dict[int, tuple[float, int]]:
@@ -145,17 +144,8 @@ def main() -> None:
     if args.one:  # one scale per process: each gets its own JVM and metastore
         print(json.dumps(bench_scale(args.scales[0], args.days, Path(args.base), args.grid, args.reuse), default=str))
         return
-    runs = []
-    for scale in args.scales:
-        out = subprocess.run([sys.executable, __file__, "--one", "--scales", str(scale), "--days", str(args.days),
-                              "--grid", args.grid, "--base", args.base, *(["--reuse"] if args.reuse else [])],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"scale {scale} failed:\n{out.stderr[-3000:]}")
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(r, flush=True)
-        runs.append(r)
-    print(write_results("ml", {"runs": runs}))
+    extra = ["--days", str(args.days), "--grid", args.grid, "--base", args.base, *(["--reuse"] if args.reuse else [])]
+    raise SystemExit(run_scales(__file__, "ml", args.scales, extra))
 
 
 if __name__ == "__main__":

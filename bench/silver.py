@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_config, jvm_peak_mb, python_peak_mb, write_results  # noqa: E402
+from bench.common import bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
 SEED, DEFECTS = 7, 0.01
 
@@ -96,17 +95,9 @@ def main() -> None:
     if args.one:  # one scale per process: each gets its own JVM and metastore
         print(json.dumps(bench_scale(args.scales[0], args.days, Path(args.base), args.driver_memory)))
         return
-    runs = []
-    for scale in args.scales:
-        out = subprocess.run([sys.executable, __file__, "--one", "--scales", str(scale), "--days", str(args.days),
-                              "--base", args.base, "--driver-memory", args.driver_memory],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"scale {scale} failed:\n{out.stderr[-3000:]}")
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print({k: v for k, v in r.items() if not k.startswith("jobs_")}, flush=True)
-        runs.append(r)
-    print(write_results("silver", {"runs": runs}))
+    extra = ["--days", str(args.days), "--base", args.base, "--driver-memory", args.driver_memory]
+    raise SystemExit(run_scales(__file__, "silver", args.scales, extra,
+                                show=lambda r: {k: v for k, v in r.items() if not k.startswith("jobs_")}))
 
 
 if __name__ == "__main__":
