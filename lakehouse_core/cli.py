@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="write the data dictionary (Markdown + Mermaid ERD) and the pipeline diagram")
     p.add_argument("--out", default="docs/data_dictionary.md")
     p.add_argument("--pipeline-out", default="docs/pipeline.md", help="the manifest's data flow as Mermaid")
+    p.add_argument("--readme", default="README.md", help="README whose data-flow diagram block is refreshed")
 
     p = sub.add_parser("export", help="write scheduler artefacts for the manifest")
     _common(p)
@@ -232,7 +233,24 @@ def cmd_docs(args) -> int:
     Path(args.pipeline_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.pipeline_out).write_text(pipeline_doc(load_manifest()))
     print(f"wrote {args.pipeline_out}")
+    readme = Path(args.readme)
+    if readme.is_file():
+        readme.write_text(readme_with_diagram(readme.read_text(), load_manifest()))
+        print(f"refreshed the data-flow diagram in {readme}")
     return 0
+
+
+README_MARKERS = ("<!-- pipeline-diagram:start (lakehouse docs) -->", "<!-- pipeline-diagram:end -->")
+
+
+def readme_with_diagram(text: str, manifest) -> str:
+    """README.md with the manifest's Mermaid diagram between its markers (unchanged when it has none)."""
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n```mermaid\n{manifest.mermaid()}```\n{end}{tail}"
 
 
 def pipeline_doc(manifest) -> str:

@@ -43,6 +43,17 @@ def test_rule_names_are_unique_per_table_and_actions_known():
         assert {r.action for r in t.rules} <= {"warn", "quarantine", "hold", "fail"}, t.id
 
 
+def test_pipeline_diagrams_are_current():
+    from lakehouse_core.cli import pipeline_doc, readme_with_diagram
+    from lakehouse_core.manifest import load_manifest
+
+    manifest = load_manifest()
+    assert (ROOT / "docs" / "pipeline.md").read_text() == pipeline_doc(manifest), "run `make docs` and commit"
+    readme = (ROOT / "README.md").read_text()
+    assert "```mermaid\n" + manifest.mermaid() + "```" in readme, "run `make docs` and commit README.md"
+    assert readme_with_diagram(readme, manifest) == readme
+
+
 def test_data_dictionary_is_current():
     committed = (ROOT / "docs" / "data_dictionary.md").read_text()
     assert committed == data_dictionary(), "run `make docs` and commit docs/data_dictionary.md"
