@@ -56,7 +56,7 @@ def main() -> int:
     rows = sum(summary["rows"].values())
     manifest = load_manifest()
     names = manifest.select(args.select)
-    env = {**os.environ, "LAKEHOUSE_SECRET_KEY": os.environ.get("LAKEHOUSE_SECRET_KEY", "bench-key-0123456789abcdef01234567"),
+    env = {**os.environ, "LAKEHOUSE_SECRET_KEY": os.environ.get("LAKEHOUSE_SECRET_KEY", "bench-key-0123456789abcdef012345"),
            "LAKEHOUSE_CONF_DIR": str(PROJECT / "conf")}
     venv_bin = Path(sys.executable).parent
 
