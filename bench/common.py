@@ -7,11 +7,14 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The key that seals unparseable raw lines in benchmark lakes, unless LAKEHOUSE_SECRET_KEY is set (32 bytes: AES-256).
+BENCH_SECRET_KEY = "bench-key-0123456789abcdef012345"
 
 
 def machine() -> dict:
@@ -62,7 +65,7 @@ def timed(results: dict, key: str):
 def bench_config(root: Path, driver_memory: str = "6g"):
     from lakehouse_core.config import load_config
 
-    os.environ.setdefault("LAKEHOUSE_SECRET_KEY", "bench-key-0123456789abcdef012345")
+    os.environ.setdefault("LAKEHOUSE_SECRET_KEY", BENCH_SECRET_KEY)
     cfg = load_config("local", str(root))
     cfg.raw["spark"]["conf"]["spark.driver.memory"] = driver_memory
     if os.environ.get("BENCH_PARALLEL"):  # jobs at a time (conf runner.parallel_jobs); the conf's value otherwise
@@ -93,8 +96,6 @@ def write_results(name: str, payload: dict) -> Path:
 def run_scales(script: str, name: str, scales: list[float], args: list[str], show=None) -> int:
     """Each scale in its own process (its own JVM and metastore): `script --one --scales S *args` prints one
     JSON line. The runs go to bench/results/<name>.json; a failed scale is recorded with its last error line."""
-    import sys
-
     runs, failed = [], 0
     for scale in scales:
         out = subprocess.run([sys.executable, script, "--one", "--scales", str(scale), *args],

@@ -23,6 +23,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from bench.common import BENCH_SECRET_KEY  # noqa: E402
 from lakehouse_core.config import load_config  # noqa: E402
 from lakehouse_core.manifest import load_manifest  # noqa: E402
 from lakehouse_core.session import _cached_jars, packages_for  # noqa: E402
@@ -56,7 +57,7 @@ def main() -> int:
     rows = sum(summary["rows"].values())
     manifest = load_manifest()
     names = manifest.select(args.select)
-    env = {**os.environ, "LAKEHOUSE_SECRET_KEY": os.environ.get("LAKEHOUSE_SECRET_KEY", "bench-key-0123456789abcdef012345"),
+    env = {**os.environ, "LAKEHOUSE_SECRET_KEY": os.environ.get("LAKEHOUSE_SECRET_KEY", BENCH_SECRET_KEY),
            "LAKEHOUSE_CONF_DIR": str(PROJECT / "conf")}
     venv_bin = Path(sys.executable).parent
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, bench_config, jvm_peak_mb, python_peak_mb, write_results  # noqa: E402
+from bench.common import RESULTS, bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
 SKIP_JOBS = {"ops_maintenance"}
 
@@ -100,19 +99,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(bench_scale(args.scales[0], args.days, Path(args.base))))
         return
-    runs = []
-    for scale in args.scales:
-        out = subprocess.run([sys.executable, __file__, "--one", "--scales", str(scale), "--days", str(args.days),
-                              "--base", args.base], capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"scale {scale} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
-            continue
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(json.dumps(runs[-1]), flush=True)
-    path = write_results("pipeline", {"runs": runs})
+    code = run_scales(__file__, "pipeline", args.scales, ["--days", str(args.days), "--base", args.base])
+    runs = [r for r in json.loads((RESULTS / "pipeline.json").read_text())["runs"] if "failed" not in r]
     (RESULTS / "pipeline.md").write_text(markdown(runs))
-    print(path)
     print(markdown(runs))
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -231,11 +231,12 @@ def cmd_docs(args) -> int:
     Path(args.out).write_text(data_dictionary())
     print(f"wrote {args.out}")
     Path(args.pipeline_out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.pipeline_out).write_text(pipeline_doc(load_manifest()))
+    manifest = load_manifest()
+    Path(args.pipeline_out).write_text(pipeline_doc(manifest))
     print(f"wrote {args.pipeline_out}")
     readme = Path(args.readme)
     if readme.is_file():
-        readme.write_text(readme_with_diagram(readme.read_text(), load_manifest()))
+        readme.write_text(readme_with_diagram(readme.read_text(), manifest))
         print(f"refreshed the data-flow diagram in {readme}")
     return 0
 
