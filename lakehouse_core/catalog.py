@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import SparkSession
 
 import lakedb
 from lakedb.model import Table, sql_string
 from lakehouse_core.config import Config, valid_identifier
+from lakehouse_core.errors import LakehouseError
 
 DATABASE_COMMENTS = {
     "bronze": "Raw source records as they arrived, plus ingestion columns. Append-only.",
@@ -65,6 +69,7 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
             existing[db] = {row.name for row in spark.catalog.listTables(db)}
         name = qualified(cfg, t)
         if t.name not in existing[db]:
+            clear_interrupted_create(spark, db, t.name)
             spark.sql(create_table_sql(cfg, t))
             created.append(name)
         elif (app, name) in _CHECKED:
@@ -74,6 +79,33 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
         _ensure_constraints(spark, name, t)
         _CHECKED.add((app, name))
     return created
+
+
+FIRST_COMMIT = "00000000000000000000."
+
+
+def clear_interrupted_create(spark: SparkSession, db: str, name: str) -> None:
+    """Remove what a CREATE TABLE killed halfway left in a managed table's folder, so it can be created again.
+
+    Delta writes the table's first commit before the metastore learns of the table. A process killed in
+    between leaves a folder the catalog does not know, and Spark then refuses to create the table there
+    (DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION). A folder holding only that first commit has no data and is
+    removed; anything more is left alone with a clear error. Local warehouses only.
+    """
+    location = spark.sql(f"DESCRIBE DATABASE {db}").where("info_name = 'Location'").first()
+    url = urlparse(location["info_value"]) if location else None
+    if url is None or url.scheme not in ("", "file"):
+        return
+    folder = Path(unquote(url.path)) / name
+    if not folder.exists():
+        return
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    if all(f.parent.name in ("_delta_log", "_commits") and f.name.lstrip(".").startswith(FIRST_COMMIT)
+           for f in files):
+        shutil.rmtree(folder)
+        return
+    raise LakehouseError(f"{db}.{name} is not in the catalog but its folder {folder} holds data; register it "
+                         f"(CREATE TABLE {db}.{name} USING DELTA LOCATION ...) or move the folder away")
 
 
 # (Spark application id, table) already brought in line with the model by this process: a second run in the same

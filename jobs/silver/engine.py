@@ -10,11 +10,16 @@ Steps, each accounted for per bronze table and batch in ops.batch_outcome (the c
 4. hold rows whose customer is unknown, release held rows whose customer has arrived;
 5. absorb entity-specific duplicates (rows payments_v2 re-sent under new ids);
 6. apply the rest in batch order (jobs.silver.history): MERGE into silver; count accepted and duplicates.
+
+The job's last commit is its ops.silver_watermark row. An attempt that died before it (SIGKILL, a failure)
+is undone first: the silver table is restored to the version before that attempt's commits (each carries
+its run id in Delta's userMetadata) and its ops rows are taken back, so the rerun counts every row once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from jobs.silver import history as h
 from jobs.silver.conform import text
 from lakedb.model import Table
 from lakedb.sources import SOURCES
+from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.runner import utcnow
 
@@ -278,7 +284,64 @@ def ensure_conservation_view(ctx: JobContext, replace: bool = False) -> None:
 def reset(ctx: JobContext, entity: Entity) -> None:
     """--full-refresh: forget what the entity's earlier runs recorded; the rebuild records it again."""
     for table_id in ("ops.quarantine", "ops.held_record", "ops.batch_outcome"):
-        ctx.spark.sql(f"DELETE FROM {ctx.table(table_id)} WHERE `table` = '{entity.table}'")
+        name = ctx.table(table_id)
+        retry_on_conflict(lambda n=name: ctx.spark.sql(f"DELETE FROM {n} WHERE `table` = '{entity.table}'"),
+                          log=ctx.log, what=f"DELETE from {table_id}")
+
+
+def _commit_run(row, job: str) -> str | None:
+    """The run id in a commit's userMetadata when `job` made the commit (the runner tags every commit)."""
+    try:
+        tag = json.loads(row.userMetadata or "")
+    except ValueError:
+        return None
+    return tag.get("run_id") if isinstance(tag, dict) and tag.get("job") == job else None
+
+
+def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
+    """Undo the writes of this job's interrupted attempts: runs that wrote but never recorded a watermark.
+
+    Returns their run ids (normally none). The silver table goes back to the version before their commits;
+    their quarantine, held, outcome and rule rows are deleted; rows they released are open again.
+    """
+    spark, job, table = ctx.spark, entity.job, entity.table
+    quarantine, held = ctx.table("ops.quarantine"), ctx.table("ops.held_record")
+    outcome, dq = ctx.table("ops.batch_outcome"), ctx.table("ops.dq_result")
+    history = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 50").select("version", "userMetadata").collect()
+    tagged = [(h.version, _commit_run(h, job)) for h in history]
+    mine = F.col("table") == table
+    written = (spark.table(quarantine).where(mine).select("run_id")
+               .unionByName(spark.table(held).where(mine).select(F.col("held_run_id").alias("run_id")))
+               .unionByName(spark.table(held).where(mine & F.col("released_run_id").isNotNull())
+                            .select(F.col("released_run_id").alias("run_id")))
+               .unionByName(spark.table(outcome).where(mine).select("run_id"))
+               .unionByName(spark.table(dq).where(F.col("job") == job).select("run_id")))
+    commits = sorted({r for _, r in tagged if r})
+    if commits:
+        written = written.unionByName(spark.createDataFrame([(r,) for r in commits], "run_id string"))
+    finished = spark.table(ctx.table("ops.silver_watermark")).where(F.col("job") == job).select("run_id")
+    orphans = sorted(r.run_id for r in written.distinct().join(finished, "run_id", "left_anti").collect())
+    if not orphans:
+        return []
+    ctx.log(f"undoing {len(orphans)} interrupted attempt(s) of {job}: {', '.join(orphans)}")
+    restore_to = None
+    for version, run in tagged:  # newest first: the interrupted attempt's commits are the latest ones
+        if run not in orphans:
+            break
+        restore_to = version - 1
+    if restore_to is not None:
+        spark.sql(f"RESTORE TABLE {target} TO VERSION AS OF {restore_to}")
+    ids = ", ".join(f"'{r}'" for r in orphans)  # run ids are ours: yyyymmddThhmmss-hex
+    for name, cond in ((quarantine, f"`table` = '{table}' AND run_id IN ({ids})"),
+                       (held, f"`table` = '{table}' AND held_run_id IN ({ids})"),
+                       (outcome, f"`table` = '{table}' AND run_id IN ({ids})"),
+                       (dq, f"job = '{job}' AND run_id IN ({ids})")):
+        retry_on_conflict(lambda n=name, c=cond: spark.sql(f"DELETE FROM {n} WHERE {c}"), log=ctx.log,
+                          what=f"DELETE from {name}")
+    retry_on_conflict(lambda: spark.sql(
+        f"UPDATE {held} SET released_run_id = NULL, released_at = NULL "
+        f"WHERE `table` = '{table}' AND released_run_id IN ({ids})"), log=ctx.log, what=f"UPDATE of {held}")
+    return orphans
 
 
 # ---------------------------------------------------------------- the run
@@ -287,10 +350,12 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     spark, model, now = ctx.spark, entity.model, utcnow()
     target = ctx.table(entity.table)
     quarantine = ctx.table("ops.quarantine")  # looked up even when this delivery has nothing to reject
-    marks = watermarks(ctx, entity.job)
-    rebuild = ctx.full_refresh or not marks
     if ctx.full_refresh:
         reset(ctx, entity)
+    else:
+        recover(ctx, entity, target)
+    marks = watermarks(ctx, entity.job)
+    rebuild = ctx.full_refresh or not marks
     holds = ex.hold_rules(model)
 
     versions, frames = {}, []
@@ -488,9 +553,11 @@ def _release(ctx: JobContext, entity: Entity, rows: DataFrame, now: dt.datetime)
     view = f"silver_release_{entity.job}"
     rows.select(F.col("customer_id").alias("parent_id")).distinct().createOrReplaceTempView(view)
     try:
-        ctx.spark.sql(f"""
+        # ops.held_record is shared: another job's append can win the race, and the MERGE is then run again.
+        retry_on_conflict(lambda: ctx.spark.sql(f"""
             MERGE INTO {ctx.table('ops.held_record')} t USING {view} s
             ON t.`table` = '{entity.table}' AND t.released_run_id IS NULL AND t.parent_id = s.parent_id
-            WHEN MATCHED THEN UPDATE SET released_run_id = '{ctx.run_id}', released_at = timestamp'{now.isoformat(sep=" ")}'""")
+            WHEN MATCHED THEN UPDATE SET released_run_id = '{ctx.run_id}', released_at = timestamp'{now.isoformat(sep=" ")}'"""),
+            log=ctx.log, what="release MERGE into ops.held_record")
     finally:
         ctx.spark.catalog.dropTempView(view)
