@@ -12,8 +12,8 @@ import yaml
 
 from lakehouse_core.errors import ConfigError
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]+\Z")
 
 
 def conf_dir() -> Path:

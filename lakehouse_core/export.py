@@ -31,8 +31,8 @@ SYNAPSE_SIZES = {
 }
 SYNAPSE_NAME_MAX = 55  # longest activity name a Synapse / Data Factory pipeline accepts
 SYNAPSE_MAX_ACTIVITIES = 80
-_SYNAPSE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]*$")
-_TASK_KEY = re.compile(r"^[\w-]{1,100}$")
+_SYNAPSE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ -]*\Z")
+_TASK_KEY = re.compile(r"^[\w-]{1,100}\Z")
 
 
 def export(target: str, cfg: Config, out: Path) -> list[Path]:

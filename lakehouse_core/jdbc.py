@@ -33,9 +33,9 @@ POSTGRES_PACKAGE = "org.postgresql:postgresql:42.7.4"
 _PLAIN = r"[A-Za-z_][A-Za-z0-9_$]*"
 _QUOTED = r'"(?:[^"]|"")+"'
 _PART = rf"(?:{_PLAIN}|{_QUOTED})"
-_TABLE = re.compile(rf"^({_PART})(?:\.({_PART}))?$")
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ $]{0,62}$")
-_URL = re.compile(r"^jdbc:postgresql://([^/?#\s]+)/([A-Za-z0-9_.-]+)(\?[^#\s]*)?$")
+_TABLE = re.compile(rf"^({_PART})(?:\.({_PART}))?\Z")
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ $]{0,62}\Z")
+_URL = re.compile(r"^jdbc:postgresql://([^/?#\s]+)/([A-Za-z0-9_.-]+)(\?[^#\s]*)?\Z")
 
 
 def split_table(name: str) -> tuple[str, str]:

@@ -33,9 +33,9 @@ from lakehouse_core.jdbc import quote_ident, split_table
 PG_TYPES = {
     "Transaction_id": "bigint", "customer_id": "bigint", "amount": "numeric(12,2)", "Transaction_Date": "date",
 }
-_INT = re.compile(r"^-?\d{1,18}$")
-_AMOUNT = re.compile(r"^-?\d{1,10}(\.\d{1,2})?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT = re.compile(r"^-?\d{1,18}\Z")
+_AMOUNT = re.compile(r"^-?\d{1,10}(\.\d{1,2})?\Z")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 _BATCH = re.compile(r"batch=(\d{4}-\d{2}-\d{2})$")
 
 
