@@ -51,6 +51,9 @@ INPUT_TABLES = ("gold.fact_transaction", "gold.fact_interaction", "gold.dim_cust
 MODEL_INPUTS = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES)
 # A new model must beat the champion's ROC AUC by more than this to be promoted (conf ml.promotion_min_gain).
 MIN_GAIN = 0.001
+# Training runs again once the gold data ends this many days after the newest registered version's data
+# (conf ml.retrain_every_days; 0: every run trains). Between retrains the daily run scores with the champion.
+RETRAIN_EVERY_DAYS = 7
 # Quarterly snapshots before the train cutoff that make up the tune folds (conf ml.training_snapshots).
 SNAPSHOTS = 6
 # Stand-ins for "never happened" in nullable features (no interaction yet, no purchase in the year).
@@ -353,12 +356,54 @@ def _load_model(model_name: str, version: str) -> PipelineModel:
     return mlflow.spark.load_model(f"models:/{model_name}/{version}")
 
 
+def retrain_reason(ctx: JobContext, settings: dict[str, Any]) -> tuple[str | None, str]:
+    """(why training must run now or None, what was decided in words).
+
+    Training is skipped when the newest registered version was trained on exactly today's gold versions, or
+    on data ending fewer than `ml.retrain_every_days` days before today's (the champion keeps scoring).
+    """
+    every = int(settings.get("retrain_every_days", RETRAIN_EVERY_DAYS))
+    if every <= 0:
+        return "ml.retrain_every_days is 0: every run trains", ""
+    model_name = settings.get("churn_model_name", MODEL_NAME)
+    client = tracking.configure(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
+    champion = tracking.current_champion(client, model_name)
+    if champion is None:
+        return "no champion yet", ""
+    latest = tracking.latest_version(client, model_name)
+    params = client.get_run(latest.run_id).data.params if latest is not None and latest.run_id else {}
+    trained_on = {t: params.get(f"data.{t}") for t in INPUT_TABLES}
+    if None in trained_on.values() or "data_end" not in params:
+        return f"version {latest.version if latest else '?'} carries no data lineage", ""
+    now = {t: f"{ctx.table(t)}@v{tracking.delta_version(ctx.spark, ctx.table(t))}" for t in INPUT_TABLES}
+    keep = f"the champion, version {champion.version}, keeps scoring"
+    if now == trained_on:
+        return None, f"not retrained: the gold inputs are those version {latest.version} was trained on; {keep}"
+    trained_end = as_date(params["data_end"])
+    data_end = data_end_of(ctx.spark.table(ctx.table("gold.fact_transaction")))
+    days = (data_end - trained_end).days
+    if days >= every:
+        return (f"the data ends {data_end}, {days} days after version {latest.version}'s ({trained_end}; "
+                f"ml.retrain_every_days {every})"), ""
+    return None, (f"not retrained: the data ends {data_end}, {days} day(s) after version {latest.version}'s "
+                  f"({trained_end}), under ml.retrain_every_days {every}; {keep}")
+
+
 def run(ctx: JobContext, train_cutoff: str | None = None, eval_cutoff: str | None = None,
         grid: str | None = None) -> JobResult:
+    if train_cutoff or eval_cutoff or grid:
+        reason, skipped = "cutoffs or grid given as job arguments: training as asked", ""
+    else:
+        reason, skipped = retrain_reason(ctx, _settings(ctx, {}))
+    if reason is None:
+        ctx.log(skipped)
+        return JobResult(rows_read=0, rows_written=0, detail={"model": MODEL_NAME, "skipped": skipped})
+    ctx.log(f"training: {reason}")
     out = train(ctx, train_cutoff=train_cutoff, eval_cutoff=eval_cutoff, grid=grid)
     return JobResult(
         rows_read=sum(out.rows.values()), rows_written=0,
-        detail={"model": MODEL_NAME, "version": out.model_version, "promoted": out.decision.promote,
+        detail={"model": MODEL_NAME, "trained_because": reason, "version": out.model_version,
+                "promoted": out.decision.promote,
                 "reason": out.decision.reason, "family": out.chosen.candidate.family,
                 "eval_roc_auc": round(out.chosen.metrics["roc_auc"], 4),
                 "champion_eval_roc_auc": None if out.champion_auc is None else round(out.champion_auc, 4),

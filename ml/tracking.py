@@ -123,6 +123,17 @@ def current_champion(client, model_name: str) -> Any | None:
         return None
 
 
+def latest_version(client, model_name: str) -> Any | None:
+    """The newest registered version of `model_name` (promoted or not), or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        return None
+    return max(versions, key=lambda v: int(v.version), default=None)
+
+
 def apply_decision(client, model_name: str, version: str, decision: Decision) -> None:
     """Record the decision on the run and the model version; move the alias if it says so."""
     import mlflow

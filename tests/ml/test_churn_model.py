@@ -72,3 +72,31 @@ def test_training_run_records_lineage_metrics_plots_and_the_model(ml_lake, train
     info = get_model_info(f"models:/{churn.MODEL_NAME}/{version.version}")
     assert (version.run_id, info.signature.inputs.input_names(), info.saved_input_example_info is not None) == (
         out.mlflow_run_id, list(churn.MODEL_INPUTS), True)
+
+
+def test_the_daily_run_scores_with_the_champion_until_the_data_moves_a_week(spark, ml_lake, trained, monkeypatch):
+    import datetime as dt
+
+    ctx = job_context(spark, ml_lake, "ml_train_churn", run_id="r9")
+    client = tracking.configure(ml_lake, churn.EXPERIMENT)
+    latest = tracking.latest_version(client, churn.MODEL_NAME).version
+    champion = client.get_model_version_by_alias(churn.MODEL_NAME, "champion").version
+    keeps = f"the champion, version {champion}, keeps scoring"
+    result = churn.run(ctx)
+    assert (result.rows_read, result.detail) == (0, {"model": "customer_churn", "skipped": (
+        f"not retrained: the gold inputs are those version {latest} was trained on; {keeps}")})
+    assert tracking.latest_version(client, churn.MODEL_NAME).version == latest  # nothing was trained
+
+    end = trained[1].cutoffs.data_end
+    settings = churn._settings(ctx, {})
+    monkeypatch.setattr(tracking, "delta_version", lambda spark, table: 99)  # the gold tables moved on
+    monkeypatch.setattr(churn, "data_end_of", lambda df: end + dt.timedelta(days=6))
+    assert churn.retrain_reason(ctx, settings) == (None, (
+        f"not retrained: the data ends {end + dt.timedelta(days=6)}, 6 day(s) after version {latest}'s ({end}), "
+        f"under ml.retrain_every_days 7; {keeps}"))
+    monkeypatch.setattr(churn, "data_end_of", lambda df: end + dt.timedelta(days=7))
+    assert churn.retrain_reason(ctx, settings) == (
+        f"the data ends {end + dt.timedelta(days=7)}, 7 days after version {latest}'s ({end}; "
+        "ml.retrain_every_days 7)", "")
+    assert churn.retrain_reason(ctx, {**settings, "retrain_every_days": 0}) == (
+        "ml.retrain_every_days is 0: every run trains", "")
