@@ -44,3 +44,19 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], delay: float = 
 def delta_commits(table_dir: Path) -> int:
     log = table_dir / "_delta_log"
     return len(list(log.glob("*.json"))) if log.is_dir() else 0
+
+
+def generated_landing(parent: Path, seed: int) -> Path:
+    """A small simulated delivery (3 days, scale 0.03, 2% defects) under `parent`, shared by a module's lakes."""
+    out = lakehouse("generate", "--days", "3", "--scale", "0.03", "--seed", str(seed), "--defects", "0.02", root=parent)
+    assert out.returncode == 0, out.stderr
+    return parent
+
+
+def new_lake(landing: Path, parent: Path) -> Path:
+    """A root whose landing (and truth) are the shared delivery: every lake ingests the same files."""
+    root = parent / "lake"
+    root.mkdir(parents=True)
+    (root / "landing").symlink_to(landing / "landing")
+    (root / "_truth").symlink_to(landing / "_truth")
+    return root

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault.procs import delta_commits, kill_when, lakehouse, start
+from tests.fault.procs import delta_commits, generated_landing, kill_when, lakehouse, new_lake, start
 
 pytestmark = pytest.mark.fault
 
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
-    root = tmp_path_factory.mktemp("kill_src")
-    out = lakehouse("generate", "--days", "3", "--scale", "0.03", "--seed", "5", "--defects", "0.02", root=root)
-    assert out.returncode == 0, out.stderr
-    return root
+    return generated_landing(tmp_path_factory.mktemp("kill_src"), seed=5)
 
 
 def bronze_counts(root: Path) -> dict[str, int]:
@@ -40,10 +37,7 @@ def expected_counts(root: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize("point", [2])
 def test_kill_midway_then_rerun_ingests_every_row_exactly_once(landing, tmp_path, point):
-    root = tmp_path / "lake"
-    (root / "landing").parent.mkdir(parents=True, exist_ok=True)
-    (root / "landing").symlink_to(landing / "landing")
-    (root / "_truth").symlink_to(landing / "_truth")
+    root = new_lake(landing, tmp_path)
     warehouse = root / "warehouse" / "bronze.db"
     proc = start("run", "--select", "layer:bronze", root=root)
     # Kill after `point` bronze tables have committed, a random fraction of a second later.

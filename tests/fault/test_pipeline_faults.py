@@ -22,7 +22,8 @@ import pytest
 
 import lakedb
 from tests.fault.lake_state import differences, duplicate_keys, lake_state, read, table_path
-from tests.fault.procs import kill_when, lakehouse, start
+from tests.fault.procs import generated_landing, kill_when, lakehouse, new_lake, start
+from tests.security.secrets_scan import find_clear_text, landing_passwords
 
 pytestmark = pytest.mark.fault
 
@@ -33,19 +34,7 @@ INJECT = str(Path(__file__).parent / "inject")
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults_src")
-    out = lakehouse("generate", "--days", "3", "--scale", "0.03", "--seed", "11", "--defects", "0.02", root=root)
-    assert out.returncode == 0, out.stderr
-    return root
-
-
-def new_lake(landing: Path, parent: Path) -> Path:
-    """A root whose landing (and truth) are the shared delivery: every lake ingests the same files."""
-    root = parent / "lake"
-    root.mkdir(parents=True)
-    (root / "landing").symlink_to(landing / "landing")
-    (root / "_truth").symlink_to(landing / "_truth")
-    return root
+    return generated_landing(tmp_path_factory.mktemp("faults_src"), seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +75,12 @@ def test_the_clean_run_ingests_every_landing_row_once_and_holds_no_duplicate_key
     assert got == expected
     assert len(folders) == len({t.id for t in lakedb.TABLES if t.layer == "bronze" and table_path(root, t.id).is_dir()})
     assert duplicate_keys(spark, root) == {}
+
+
+def test_no_landing_password_in_clear_text_anywhere_under_the_root(landing, clean):
+    secrets = landing_passwords(landing / "landing")
+    assert len(secrets) >= 100  # every customer row's password, damaged lines included
+    assert find_clear_text(clean["root"], secrets) == []
 
 
 def commits(root: Path) -> int:

@@ -59,3 +59,20 @@ def find_clear_text(root: Path, secrets: set[str], skip: tuple[str, ...] = ("lan
                 hits.append(f"{path.relative_to(root)}: {s[:2]}…")
                 break
     return hits
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.security.secrets_scan ROOT`: scan a lakehouse root (after `lakehouse demo`, say)."""
+    import sys
+
+    root = Path((argv or sys.argv[1:] or ["./lakehouse"])[0]).resolve()
+    secrets = landing_passwords(root / "landing")
+    hits = find_clear_text(root, secrets)
+    files = sum(1 for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in ("landing", "_truth"))
+    print(f"{len(secrets)} landing passwords searched for in {files} files under {root}: "
+          + (f"{len(hits)} hits\n" + "\n".join(hits) if hits else "none found"))
+    return 1 if hits else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
