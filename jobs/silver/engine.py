@@ -305,17 +305,18 @@ def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
     their quarantine, held, outcome and rule rows are deleted; rows they released are open again.
     """
     spark, job, table = ctx.spark, entity.job, entity.table
-    quarantine, held = ctx.table("ops.quarantine"), ctx.table("ops.held_record")
-    outcome, dq = ctx.table("ops.batch_outcome"), ctx.table("ops.dq_result")
+    quarantine, outcome, dq = ctx.table("ops.quarantine"), ctx.table("ops.batch_outcome"), ctx.table("ops.dq_result")
+    held = ctx.table("ops.held_record") if ex.hold_rules(entity.model) else None  # only entities that hold rows
     history = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 50").select("version", "userMetadata").collect()
     tagged = [(h.version, _commit_run(h, job)) for h in history]
     mine = F.col("table") == table
     written = (spark.table(quarantine).where(mine).select("run_id")
-               .unionByName(spark.table(held).where(mine).select(F.col("held_run_id").alias("run_id")))
-               .unionByName(spark.table(held).where(mine & F.col("released_run_id").isNotNull())
-                            .select(F.col("released_run_id").alias("run_id")))
                .unionByName(spark.table(outcome).where(mine).select("run_id"))
                .unionByName(spark.table(dq).where(F.col("job") == job).select("run_id")))
+    if held is not None:
+        written = (written.unionByName(spark.table(held).where(mine).select(F.col("held_run_id").alias("run_id")))
+                   .unionByName(spark.table(held).where(mine & F.col("released_run_id").isNotNull())
+                                .select(F.col("released_run_id").alias("run_id"))))
     commits = sorted({r for _, r in tagged if r})
     if commits:
         written = written.unionByName(spark.createDataFrame([(r,) for r in commits], "run_id string"))
@@ -332,15 +333,18 @@ def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
     if restore_to is not None:
         spark.sql(f"RESTORE TABLE {target} TO VERSION AS OF {restore_to}")
     ids = ", ".join(f"'{r}'" for r in orphans)  # run ids are ours: yyyymmddThhmmss-hex
-    for name, cond in ((quarantine, f"`table` = '{table}' AND run_id IN ({ids})"),
-                       (held, f"`table` = '{table}' AND held_run_id IN ({ids})"),
-                       (outcome, f"`table` = '{table}' AND run_id IN ({ids})"),
-                       (dq, f"job = '{job}' AND run_id IN ({ids})")):
+    deletes = [(quarantine, f"`table` = '{table}' AND run_id IN ({ids})"),
+               (outcome, f"`table` = '{table}' AND run_id IN ({ids})"),
+               (dq, f"job = '{job}' AND run_id IN ({ids})")]
+    if held is not None:
+        deletes.append((held, f"`table` = '{table}' AND held_run_id IN ({ids})"))
+    for name, cond in deletes:
         retry_on_conflict(lambda n=name, c=cond: spark.sql(f"DELETE FROM {n} WHERE {c}"), log=ctx.log,
                           what=f"DELETE from {name}")
-    retry_on_conflict(lambda: spark.sql(
-        f"UPDATE {held} SET released_run_id = NULL, released_at = NULL "
-        f"WHERE `table` = '{table}' AND released_run_id IN ({ids})"), log=ctx.log, what=f"UPDATE of {held}")
+    if held is not None:
+        retry_on_conflict(lambda: spark.sql(
+            f"UPDATE {held} SET released_run_id = NULL, released_at = NULL "
+            f"WHERE `table` = '{table}' AND released_run_id IN ({ids})"), log=ctx.log, what=f"UPDATE of {held}")
     return orphans
 
 
