@@ -391,10 +391,14 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         # A previous run committed rows but died before its ledger entry: record, never re-read.
         ctx.log(f"recovering the ledger for {len(orphaned)} file(s) ingested by an interrupted run")
         counts = file_counts(spark, table, F.col("_source_file").isin(sorted(orphaned)))
+        # The file-level flags (bom, crlf, extra_columns, ...) come from the file, as on first reading it.
+        still_there = [by_path[p] for p in sorted(orphaned) if p in by_path]
+        _, recovered_flags = (read_new_files(spark, src, still_there, secret_key(ctx.cfg) if src.secrets else None)
+                              if still_there else (None, {}))
         for path in sorted(orphaned):
             n, bad = counts.get(path, (0, 0))
             f = by_path.get(path)
-            ledger_rows.append(_ledger_row(src, path, f, n, bad, [], ctx.run_id, now))
+            ledger_rows.append(_ledger_row(src, path, f, n, bad, recovered_flags.get(path, []), ctx.run_id, now))
     new = [f for f in files if f.path not in known and f.path not in orphaned]
     ctx.log(f"{src.name}: {len(files)} file(s) in landing, {len(new)} new")
     rows_written = rows_bad = 0

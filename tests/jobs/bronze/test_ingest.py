@@ -126,3 +126,18 @@ def test_empty_and_header_only_files_are_recorded_with_zero_rows(spark, cfg):
     got = {Path(r.file).name: (r.rows_read, r.flags) for r in
            spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
     assert got == {"empty.csv": (0, ["empty_file"]), "header.csv": (0, [])}
+
+
+def test_a_ledger_row_recovered_after_a_crash_equals_the_first_one(spark, cfg):
+    land(cfg, "crm/The_Address", "2025-01-01", "a.csv",
+         b"country,city,customer_id,loyalty_tier\r\nEgypt,Cairo,1,gold\r\n")
+    ingest_source(spark, cfg, "crm/The_Address")
+    ledger = f"{cfg.database('ops')}.ingested_file"
+    cols = ["source", "file", "batch", "size_bytes", "rows_read", "rows_written", "rows_quarantined", "flags"]
+    first = spark.table(ledger).select(*cols).collect()
+    spark.sql(f"DELETE FROM {ledger}")  # the crash: bronze committed, the ledger row never did
+    result = ingest_source(spark, cfg, "crm/The_Address", run_id="r2")
+    assert result.detail == {"files_new": 0, "files_recovered": 1}
+    assert spark.table(ledger).select(*cols).collect() == first
+    assert first[0].flags == ["crlf", "extra_columns", "missing_columns"]
+    assert spark.table(f"{cfg.database('bronze')}.crm_the_address").count() == 1
