@@ -70,8 +70,13 @@ def read_pinned(spark: SparkSession, tables: dict[str, str]) -> tuple[dict[str, 
     for table_id, name in tables.items():
         version = delta_version(spark, name)
         frames[table_id] = spark.sql(f"SELECT * FROM {name} VERSION AS OF {version}")
-        lineage[table_id] = f"{name}@v{version}"
+        lineage[table_id] = pinned(name, version)
     return frames, lineage
+
+
+def pinned(name: str, version: int) -> str:
+    """How lineage names a table at a version (`db.table@v12`): logged by training, compared by the retrain check."""
+    return f"{name}@v{version}"
 
 
 def log_lineage(lineage: dict[str, str]) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 import lakedb
 from tests.fault.lake_state import differences, duplicate_keys, lake_state, read, table_path
-from tests.fault.procs import generated_landing, kill_when, lakehouse, new_lake, start
+from tests.fault.procs import delta_commits, generated_landing, kill_when, lakehouse, new_lake, start
 from tests.security.secrets_scan import find_clear_text, landing_passwords
 
 pytestmark = pytest.mark.fault
@@ -84,7 +84,7 @@ def test_no_landing_password_in_clear_text_anywhere_under_the_root(landing, clea
 
 
 def commits(root: Path) -> int:
-    return sum(1 for _ in (root / "warehouse").glob("*.db/*/_delta_log/*.json"))
+    return sum(delta_commits(table) for table in (root / "warehouse").glob("*.db/*"))
 
 
 def kill_points(total: int, n: int) -> list[tuple[int, float]]:
