@@ -28,6 +28,10 @@ class JobContext:
     job: str = ""
     full_refresh: bool = False
     log: Callable[[str], None] = print
+    # Earlier runs on this root that did not end `succeeded` (run id, start time), as ops.run_log had them when
+    # the runner started this run; None when the job is called outside the runner (nothing known: assume any).
+    # Only such a run can have left a job's writes half done, so a job may skip its recovery check without one.
+    unclean_runs: tuple[tuple[str, Any], ...] | None = None
 
     def table(self, table_id: str) -> str:
         """`layer.name` from the model → the environment's `database.table`."""

@@ -168,6 +168,12 @@ def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> ResumeP
     return ResumePlan(remaining, run.run_id, bool(run.full_refresh))
 
 
+def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.datetime], ...]:
+    """Runs that failed or died (still `running`: killed) on this root, with their start times."""
+    runs = spark.table(qualified(cfg, "ops.run_log")).where("status IS NULL OR status <> 'succeeded'")
+    return tuple((r.run_id, r.started_at) for r in runs.select("run_id", "started_at").collect())
+
+
 class RunRecorder:
     """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit."""
 
@@ -281,6 +287,7 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     ensure_tables(spark, cfg, tables_written(manifest, names))
     recorder = RunRecorder(spark, cfg)
     run_id = run_id or new_run_id()
+    unclean = unclean_runs(spark, cfg)
     recorder.run_started(run_id, command, selection, full_refresh, names)
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
@@ -295,6 +302,7 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
                        text=f"[{index[name]}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
         started, t0 = utcnow(), time.perf_counter()
         ctx = TrackedContext(spark=session, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
+                             unclean_runs=unclean,
                              log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=msg,
                                                                      text=f"    {prefix}{msg}"))
         try:

@@ -25,6 +25,15 @@ def test_spark4_lake_database_and_delta_round_trip(tmp_path):
     try:
         created = ensure_tables(spark, cfg)
         assert "bronze.crm_customer" in created and "ops.run_log" in created
+        # The model's CHECK constraints are created with the table, and Spark 4's Delta enforces them.
+        keys = {r.key for r in spark.sql("SHOW TBLPROPERTIES silver.customer").collect()}
+        assert {k for k in keys if k.startswith("delta.constraints.")} == {
+            "delta.constraints.plausible_date", "delta.constraints.known_enum", "delta.constraints.valid_email"}
+        try:
+            spark.sql("INSERT INTO silver.customer (customer_id, gender, valid_from, is_current) VALUES (1, 'X', DATE'2024-01-01', true)")
+            raise AssertionError("a row breaking a CHECK constraint was accepted")
+        except Exception as e:  # noqa: BLE001 (the error class moved between Spark versions)
+            assert "DELTA_VIOLATE_CONSTRAINT" in str(e), e
         assert {r[0] for r in spark.sql("SHOW DATABASES").collect()} >= {"bronze", "silver", "gold", "ops"}
         spark.createDataFrame([("a", 1), ("b", 2)], "k string, v int").write.format("delta") \
             .saveAsTable("ops.smoke")

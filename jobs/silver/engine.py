@@ -163,12 +163,14 @@ def read_bronze(spark: SparkSession, name: str, version: int, after: dt.datetime
 class Mark:
     version: int
     ingested_at: dt.datetime | None
+    updated_at: dt.datetime | None = None  # when the job's last successful run recorded it
 
 
 def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
     wm = ctx.spark.table(ctx.table("ops.silver_watermark")).where(F.col("job") == job)
-    rows = wm.groupBy("source_table").agg(F.max("version").alias("v"), F.max("ingested_at").alias("t")).collect()
-    return {r.source_table: Mark(r.v, r.t) for r in rows}
+    rows = wm.groupBy("source_table").agg(F.max("version").alias("v"), F.max("ingested_at").alias("t"),
+                                          F.max("updated_at").alias("u")).collect()
+    return {r.source_table: Mark(r.v, r.t, r.u) for r in rows}
 
 
 def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:
@@ -298,6 +300,24 @@ def _commit_run(row, job: str) -> str | None:
     return tag.get("run_id") if isinstance(tag, dict) and tag.get("job") == job else None
 
 
+# Clock skew allowed between the drivers of two runs (ops.run_log's start times and the watermark's times).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def may_have_orphans(ctx: JobContext, marks: dict[str, Mark]) -> bool:
+    """False when no run that failed or died started after this job's last success: nothing to undo.
+
+    Every run writes ops.run_log before its first job and marks it `succeeded` last, so an interrupted
+    attempt belongs to a run that did not end `succeeded`; one that started before the job's last successful
+    run finished was undone (or never wrote) by that run. Outside the runner nothing is known: check.
+    """
+    if ctx.unclean_runs is None:
+        return True
+    last_ok = max((m.updated_at for m in marks.values() if m.updated_at is not None), default=None)
+    return any(run != ctx.run_id and (last_ok is None or started is None or started >= last_ok - CLOCK_SKEW)
+               for run, started in ctx.unclean_runs)
+
+
 def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
     """Undo the writes of this job's interrupted attempts: runs that wrote but never recorded a watermark.
 
@@ -354,11 +374,11 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     spark, model, now = ctx.spark, entity.model, utcnow()
     target = ctx.table(entity.table)
     quarantine = ctx.table("ops.quarantine")  # looked up even when this delivery has nothing to reject
+    marks = watermarks(ctx, entity.job)  # an interrupted attempt never wrote one: recovery leaves them as they are
     if ctx.full_refresh:
         reset(ctx, entity)
-    else:
+    elif may_have_orphans(ctx, marks):
         recover(ctx, entity, target)
-    marks = watermarks(ctx, entity.job)
     rebuild = ctx.full_refresh or not marks
     holds = ex.hold_rules(model)
 

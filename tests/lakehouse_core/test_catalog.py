@@ -38,3 +38,28 @@ def test_a_table_folder_with_data_is_never_removed(spark, lake_cfg):
                                              "data"):
         ensure_tables(spark, lake_cfg, [t])
     assert (folder / "part-00000.parquet").read_bytes() == b"data"
+
+
+def constraints(spark, name: str) -> dict[str, str]:
+    return {r.key.removeprefix("delta.constraints."): r.value
+            for r in spark.sql(f"SHOW TBLPROPERTIES {name}").collect() if r.key.startswith("delta.constraints.")}
+
+
+def test_a_new_table_is_created_with_every_check_constraint_of_the_model_and_enforces_them(spark, lake_cfg):
+    t = lakedb.table("silver.customer")
+    name = f"{lake_cfg.database('silver')}.customer"
+    assert ensure_tables(spark, lake_cfg, [t]) == [name]
+    assert constraints(spark, name) == {r.name.lower(): r.expr for r in t.rules if r.constraint}
+    assert len(constraints(spark, name)) == 3
+    with pytest.raises(Exception, match="DELTA_VIOLATE_CONSTRAINT_WITH_VALUES"):
+        spark.sql(f"INSERT INTO {name} (customer_id, gender, valid_from, is_current) VALUES (1, 'X', DATE'2024-01-01', true)")
+
+
+def test_a_table_created_without_its_constraints_gets_them_added(spark, lake_cfg):
+    ensure_databases(spark, lake_cfg)
+    t = lakedb.table("silver.customer")
+    name = f"{lake_cfg.database('silver')}.customer"
+    spark.sql(f"CREATE TABLE {name} ({t.ddl_columns()}) USING DELTA")
+    assert constraints(spark, name) == {}
+    assert ensure_tables(spark, lake_cfg, [t]) == []
+    assert set(constraints(spark, name)) == {"plausible_date", "known_enum", "valid_email"}  # ALTER reformats them
