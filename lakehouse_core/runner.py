@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -175,27 +176,38 @@ def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.dateti
 
 
 class RunRecorder:
-    """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit."""
+    """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit (about a second).
 
-    def __init__(self, spark: SparkSession, cfg: Config) -> None:
+    Job results are buffered and written together, at most `record_every` seconds after the oldest one waiting,
+    and always at a failure and at the end of the run: a run of many short jobs makes a few commits to
+    ops.job_run, not one per job. A process killed in between loses only those rows; `--resume` then runs
+    the jobs again, which changes nothing (every job is idempotent). Progress is in the run's log meanwhile.
+    """
+
+    def __init__(self, spark: SparkSession, cfg: Config, record_every: float | None = None) -> None:
         self.spark, self.cfg = spark, cfg
+        self.record_every = record_every_seconds(cfg) if record_every is None else record_every
+        self._pending: list[dict] = []
+        self._oldest: float | None = None
+        self._lock = threading.Lock()
 
-    def _append(self, table_id: str, row: dict) -> None:
+    def _append(self, table_id: str, rows: list[dict]) -> None:
         t = lakedb.table(table_id)
-        df = self.spark.createDataFrame([tuple(row.get(c) for c in t.column_names)], t.spark_schema())
+        df = self.spark.createDataFrame([tuple(row.get(c) for c in t.column_names) for row in rows], t.spark_schema())
         df.write.format("delta").mode("append").saveAsTable(qualified(self.cfg, t))
 
     def run_started(self, run_id: str, command: str, selection: str | None, full_refresh: bool,
                     planned: list[str]) -> None:
-        self._append("ops.run_log", dict(
+        self._append("ops.run_log", [dict(
             run_id=run_id, env=self.cfg.env, command=command, selection=selection, full_refresh=full_refresh,
             planned_jobs=planned, started_at=utcnow(), status="running", host=socket.gethostname(),
             version=__version__,
-        ))
+        )])
 
     def run_ended(self, run_id: str, status: str, failed_job: str | None, error: str | None) -> None:
         from delta.tables import DeltaTable
 
+        self.flush()
         DeltaTable.forName(self.spark, qualified(self.cfg, "ops.run_log")).update(
             condition=f"run_id = '{run_id}'",
             set={
@@ -205,22 +217,38 @@ class RunRecorder:
         )
 
     def job_ended(self, run_id: str, o: JobOutcome, started: dt.datetime | None) -> None:
-        self._append("ops.job_run", dict(
+        row = dict(
             run_id=run_id, job=o.job, layer=o.layer, started_at=started, ended_at=utcnow() if started else None,
             seconds=round(o.seconds, 3), status=o.status, rows_read=o.result.rows_read,
             rows_written=o.result.rows_written, rows_quarantined=o.result.rows_quarantined, error=o.error,
             detail=json.dumps(o.result.detail, default=str, sort_keys=True) if o.result.detail else None,
-        ))
+        )
+        with self._lock:
+            self._pending.append(row)
+            self._oldest = self._oldest or time.monotonic()
+            due = o.status == "failed" or time.monotonic() - self._oldest >= self.record_every
+        if due:
+            self.flush()
 
     def jobs_skipped(self, run_id: str, outcomes: list[JobOutcome]) -> None:
-        """One commit for all the jobs a failure kept from running."""
-        if not outcomes:
-            return
-        t = lakedb.table("ops.job_run")
-        rows = [tuple(dict(run_id=run_id, job=o.job, layer=o.layer, status="skipped", error=o.error).get(c)
-                      for c in t.column_names) for o in outcomes]
-        self.spark.createDataFrame(rows, t.spark_schema()).write.format("delta").mode("append") \
-            .saveAsTable(qualified(self.cfg, t))
+        """Recorded with the results still waiting, in one commit."""
+        with self._lock:
+            self._pending.extend(dict(run_id=run_id, job=o.job, layer=o.layer, status="skipped", error=o.error)
+                                 for o in outcomes)
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._pending, self._oldest = self._pending, [], None
+        if rows:  # blind appends: two threads flushing at once both commit
+            self._append("ops.job_run", rows)
+
+
+def record_every_seconds(cfg: Config) -> float:
+    value = cfg.section("runner").get("record_every_seconds", 30)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise LakehouseError(f"runner.record_every_seconds must be a number of seconds (0: every job), got {value!r}")
+    return float(value)
 
 
 def _lit(value: str | None):

@@ -199,3 +199,34 @@ def test_parallel_never_runs_two_ml_jobs_at_once(spark, lake_cfg, toy):
     assert [(o.job, o.status) for o in summary.outcomes] == [("b", "succeeded"), ("m1", "succeeded"),
                                                              ("m2", "succeeded"), ("m3", "succeeded")]
     assert toy.MOST_AT_ONCE == [1]
+
+
+def job_run_commits(spark, cfg) -> list[int]:
+    """Rows added by each commit to ops.job_run, oldest first."""
+    history = spark.sql(f"DESCRIBE HISTORY {cfg.database('ops')}.job_run").where("operation = 'WRITE'")
+    return [int(r.operationMetrics["numOutputRows"]) for r in history.orderBy("version").collect()]
+
+
+@pytest.mark.parametrize(("every", "commits"), [(30, [3]), (0, [1, 1, 1])])
+def test_job_results_are_recorded_together_unless_asked_for_one_commit_each(spark, lake_cfg, toy, every, commits):
+    import dataclasses
+
+    m = parse_manifest({n: {"layer": "bronze", "entry": toy.__name__, "args": {"rows": i}}
+                        for i, n in enumerate(("a", "b", "c"), 1)})
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "runner": {"parallel_jobs": 1,
+                                                                        "record_every_seconds": every}})
+    run_jobs(spark, cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()), run_id="r")
+    assert job_runs(spark, cfg, "r") == [("a", "succeeded", 1, None), ("b", "succeeded", 2, None),
+                                         ("c", "succeeded", 3, None)]
+    assert job_run_commits(spark, cfg) == commits
+
+
+def test_a_failure_records_the_results_waiting_with_it_before_the_run_ends(spark, lake_cfg, toy, tmp_path):
+    flag = tmp_path / "corrupt"
+    flag.touch()
+    m = manifest(toy, flag)
+    with pytest.raises(JobFailed):
+        run_jobs(spark, lake_cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()),
+                 run_id="run-f")
+    # a and d wait; b's failure writes them with it; the skipped jobs follow in a second commit.
+    assert job_run_commits(spark, lake_cfg) == [3, 2]
