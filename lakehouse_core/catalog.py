@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 from pyspark.sql import SparkSession
 
 import lakedb
-from lakedb.model import Table, sql_string
+from lakedb.model import Rule, Table, sql_string
 from lakehouse_core.config import Config, valid_identifier
 from lakehouse_core.errors import LakehouseError
 
@@ -43,6 +43,11 @@ def ensure_databases(spark: SparkSession, cfg: Config) -> None:
         )
 
 
+def constraint_property(rule: Rule) -> str:
+    """The table property Delta keeps a CHECK constraint in."""
+    return f"delta.constraints.{valid_identifier(rule.name, 'constraint').lower()}"
+
+
 def create_table_sql(cfg: Config, t: Table) -> str:
     parts = [f"CREATE TABLE IF NOT EXISTS {qualified(cfg, t)} ({t.ddl_columns()}) USING DELTA"]
     if t.partition_by:
@@ -50,8 +55,7 @@ def create_table_sql(cfg: Config, t: Table) -> str:
     parts.append(f"COMMENT {sql_string(t.comment)}")
     # CHECK constraints go in with the table (Delta keeps them as `delta.constraints.*` properties): one commit
     # instead of one ALTER TABLE per constraint. _ensure_constraints adds any a table created earlier lacks.
-    properties = dict(t.properties) | {f"delta.constraints.{valid_identifier(r.name, 'constraint').lower()}": r.expr
-                                       for r in t.rules if r.constraint}
+    properties = dict(t.properties) | {constraint_property(r): r.expr for r in t.rules if r.constraint}
     if properties:
         props = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(properties.items()))
         parts.append(f"TBLPROPERTIES ({props})")
@@ -138,5 +142,5 @@ def _ensure_constraints(spark: SparkSession, name: str, t: Table) -> None:
         return
     props = {row.key: row.value for row in spark.sql(f"SHOW TBLPROPERTIES {name}").collect()}
     for rule in wanted:
-        if f"delta.constraints.{rule.name.lower()}" not in props:
+        if constraint_property(rule) not in props:
             spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT {valid_identifier(rule.name)} CHECK ({rule.expr})")

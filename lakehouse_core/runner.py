@@ -184,9 +184,9 @@ class RunRecorder:
     the jobs again, which changes nothing (every job is idempotent). Progress is in the run's log meanwhile.
     """
 
-    def __init__(self, spark: SparkSession, cfg: Config, record_every: float | None = None) -> None:
+    def __init__(self, spark: SparkSession, cfg: Config) -> None:
         self.spark, self.cfg = spark, cfg
-        self.record_every = record_every_seconds(cfg) if record_every is None else record_every
+        self.record_every = record_every_seconds(cfg)
         self._pending: list[dict] = []
         self._oldest: float | None = None
         self._lock = threading.Lock()

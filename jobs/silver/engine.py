@@ -163,7 +163,7 @@ def read_bronze(spark: SparkSession, name: str, version: int, after: dt.datetime
 class Mark:
     version: int
     ingested_at: dt.datetime | None
-    updated_at: dt.datetime | None = None  # when the job's last successful run recorded it
+    updated_at: dt.datetime | None  # when the job's last successful run recorded it
 
 
 def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
