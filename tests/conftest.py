@@ -6,6 +6,8 @@ Each test that touches tables gets its own databases (suffix per test) and its o
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import itertools
 import os
 from pathlib import Path
@@ -51,3 +53,40 @@ def make_cfg(root: Path, suffix: str) -> Config:
 def lake_cfg(tmp_path, spark) -> Config:
     """A fresh, empty lake database for one test."""
     return make_cfg(tmp_path, f"t{os.getpid()}_{next(_counter)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineLake:
+    cfg: Config
+    manifest: object
+    summary: object  # the runner's RunSummary
+    source_root: Path  # landing/ and _truth/ of the simulated delivery
+    run_id: str
+
+
+@pytest.fixture(scope="session")
+def pipeline_lake(spark, tmp_path_factory) -> PipelineLake:
+    """One simulated delivery (3 daily batches, 2% planted defects) through every job of the manifest but
+    maintenance, as `lakehouse run` does it (two jobs at a time), once per test session.
+
+    Shared, read-only, by the tests that need a whole lake built from the simulator: the manifest-truth and
+    standalone-cluster checks (tests/cluster), silver's conservation and defect handling, gold's reports
+    against independent SQL. The landing files live outside the lake root so that a second lake (the cluster
+    run's) can read the very same paths.
+    """
+    from lakehouse_core.manifest import load_manifest
+    from lakehouse_core.runner import Reporter, run_jobs
+    from lakehouse_core.simulator import generate
+
+    source = tmp_path_factory.mktemp("pipeline_src")
+    generate(source / "landing", source / "_truth", days=3, scale=0.02, seed=11, defects=0.02)
+    cfg = make_cfg(tmp_path_factory.mktemp("pipeline_lake"), f"e2e{os.getpid()}")
+    paths = {**cfg.raw["paths"], "landing": str(source / "landing"), "truth": str(source / "_truth")}
+    cfg = dataclasses.replace(cfg, raw={**cfg.raw, "paths": paths, "runner": {"parallel_jobs": 2}})
+    manifest = load_manifest()
+    names = [n for n in manifest.order if manifest.jobs[n].entry != "jobs.ops.maintenance"]
+    run_id = "local-run"
+    summary = run_jobs(spark, cfg, manifest, names, run_id=run_id, reporter=Reporter(quiet=True, stream=io.StringIO()))
+    failed = [(o.job, o.status) for o in summary.outcomes if o.status != "succeeded"]
+    assert not failed, f"the shared simulated pipeline run failed: {failed}"
+    return PipelineLake(cfg, manifest, summary, source, run_id)

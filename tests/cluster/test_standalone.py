@@ -1,4 +1,5 @@
-"""The pipeline end to end on one tiny simulated delivery, run once locally (module fixture) and checked twice:
+"""The pipeline end to end on one small simulated delivery, run once locally (the session's `pipeline_lake`) and
+checked twice:
 
 - the manifest tells the truth: every job reads and writes exactly the tables conf/pipeline.yml declares.
   Reads: the tables each job resolves through `ctx.table(...)` (the runner records them). Writes: Delta's
@@ -10,8 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import json
 import os
 import subprocess
@@ -23,10 +22,8 @@ import pytest
 
 import lakedb
 from lakehouse_core.config import load_config
-from lakehouse_core.manifest import is_external, load_manifest
-from lakehouse_core.runner import Reporter, run_jobs
+from lakehouse_core.manifest import is_external
 from lakehouse_core.session import _cached_jars, packages_for
-from lakehouse_core.simulator import generate
 
 pytestmark = pytest.mark.cluster
 
@@ -34,7 +31,6 @@ PROJECT = Path(__file__).resolve().parents[2]
 SCRIPT = PROJECT / "scripts" / "spark_cluster.sh"
 # A slice through every layer, kept small for the test budget: 3 bronze, 3 silver and 3 gold jobs.
 SELECT = "+gold_dim_customer,gold_dim_date,gold_ref_exchange_rate"
-RUN_ID = "local-run"
 # Maintenance declares no reads or writes and makes no data change: tests/jobs/ops checks that on its own.
 NO_DATA_CHANGE = {"OPTIMIZE", "VACUUM START", "VACUUM END"}
 # Differ between any two runs by design: run ids, wall-clock times, and AES-GCM ciphertexts (random nonce).
@@ -69,26 +65,16 @@ def comparable(df):
 
 
 @pytest.fixture(scope="module")
-def cluster_root(tmp_path_factory):
-    """The cluster run's root; its landing files are also the local run's, so `_source_file` paths agree."""
-    root = tmp_path_factory.mktemp("cluster_lake")
-    generate(root / "landing", root / "_truth", days=2, scale=0.01, seed=11)
-    return root
+def cluster_root(pipeline_lake):
+    """The cluster run's root: the shared delivery's own folder, so that both runs read the same landing paths
+    (`_source_file` agrees) and the cluster's lake (warehouse/, metastore) is a second one beside them."""
+    return pipeline_lake.source_root
 
 
 @pytest.fixture(scope="module")
-def local_run(spark, cluster_root, tmp_path_factory):
-    """Every job of the manifest but maintenance, in the test session, on the simulated landing files."""
-    from conftest import make_cfg
-
-    cfg = make_cfg(tmp_path_factory.mktemp("local_lake"), f"e2e{os.getpid()}")
-    # Two jobs at a time, as `lakehouse run` does locally: each job's reads and commits stay its own.
-    cfg = dataclasses.replace(cfg, raw={**cfg.raw, "paths": {**cfg.raw["paths"], "landing": str(cluster_root / "landing")},
-                                        "runner": {"parallel_jobs": 2}})
-    manifest = load_manifest()
-    names = [n for n in manifest.order if manifest.jobs[n].entry != "jobs.ops.maintenance"]
-    summary = run_jobs(spark, cfg, manifest, names, run_id=RUN_ID, reporter=Reporter(quiet=True, stream=io.StringIO()))
-    return cfg, manifest, summary
+def local_run(pipeline_lake):
+    """Every job of the manifest but maintenance, run in the test session (tests/conftest.py)."""
+    return pipeline_lake.cfg, pipeline_lake.manifest, pipeline_lake.summary
 
 
 def observed_writes(spark, cfg, run_id: str) -> dict[str, set[str]]:
@@ -105,10 +91,10 @@ def observed_writes(spark, cfg, run_id: str) -> dict[str, set[str]]:
     return out
 
 
-def test_every_job_reads_and_writes_what_the_manifest_declares(spark, local_run):
+def test_every_job_reads_and_writes_what_the_manifest_declares(spark, pipeline_lake, local_run):
     cfg, manifest, summary = local_run
     assert [(o.job, o.status) for o in summary.outcomes] == [(o.job, "succeeded") for o in summary.outcomes]
-    written = observed_writes(spark, cfg, RUN_ID)
+    written = observed_writes(spark, cfg, pipeline_lake.run_id)
     found, expected = {}, {}
     for o in summary.outcomes:
         job = manifest.jobs[o.job]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import lakedb
-from jobs.bronze import ingest
 from jobs.silver import address, agent, customer, customer_phone, interaction, interaction_agent, transaction
 from lakedb.silver import (
     CHANNELS,
@@ -25,16 +24,11 @@ from lakedb.silver import (
     TRANSACTION_TYPES,
 )
 from lakedb.sources import SOURCES
-from lakehouse_core.catalog import ensure_tables
 from lakehouse_core.context import JobContext
-from lakehouse_core.simulator import generate
 from lakehouse_core.simulator.contract import ENTITY_BY_NAME, ORPHAN_CUSTOMER_ID_BASE
 from lakehouse_core.simulator.defects import DEFECT_KINDS, QUARANTINED_BRONZE, QUARANTINED_SILVER
-from tests.conftest import make_cfg
 
 SILVER_JOBS = (customer, address, customer_phone, agent, interaction_agent, transaction, interaction)
-OPS = ("ops.quarantine", "ops.dq_result", "ops.held_record", "ops.silver_watermark", "ops.batch_outcome",
-       "ops.ingested_file")
 # Source column of a padded enum -> (silver column, accepted values).
 ENUMS = {"gender": ("gender", GENDERS), "currency": ("currency", CURRENCIES),
          "Transaction_type": ("transaction_type", TRANSACTION_TYPES),
@@ -53,14 +47,9 @@ class Sim:
     rerun_rows: int
 
 
-def run_round(spark, cfg, run_id: str, bronze: bool = True) -> list:
-    def ctx(job):
-        return JobContext(spark=spark, cfg=cfg, run_id=run_id, job=job, log=lambda m: None)
-
-    if bronze:
-        for src in SOURCES:
-            ingest.run(ctx(f"bronze_{src.bronze_table}"), src.name)
-    return [m.run(ctx(m.ENTITY.job)) for m in SILVER_JOBS]
+def run_silver(spark, cfg, run_id: str) -> list:
+    return [m.run(JobContext(spark=spark, cfg=cfg, run_id=run_id, job=m.ENTITY.job, log=lambda m: None))
+            for m in SILVER_JOBS]
 
 
 def silver_versions(spark, cfg) -> dict[str, int]:
@@ -69,15 +58,13 @@ def silver_versions(spark, cfg) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def sim(spark, tmp_path_factory) -> Sim:
-    cfg = make_cfg(tmp_path_factory.mktemp("silver_sim"), "ssim")
-    landing, truth = Path(cfg.path("landing")), Path(cfg.path("truth"))
-    ensure_tables(spark, cfg, [t for t in lakedb.TABLES if t.layer in ("bronze", "silver") or t.id in OPS])
-    generate(landing, truth, days=3, scale=0.02, seed=11, defects=0.02)
-    run_round(spark, cfg, "r1")
+def sim(spark, pipeline_lake) -> Sim:
+    """The session's simulated lake (tests/conftest.py: 3 daily batches at scale 0.02, seed 11, 2% defects,
+    every job run once), then every silver job once more with no new bronze rows."""
+    cfg = pipeline_lake.cfg
     before = silver_versions(spark, cfg)
-    rerun = run_round(spark, cfg, "r2", bronze=False)
-    return Sim(cfg, truth, before, silver_versions(spark, cfg), sum(r.rows_read for r in rerun))
+    rerun = run_silver(spark, cfg, "r2")
+    return Sim(cfg, Path(cfg.path("truth")), before, silver_versions(spark, cfg), sum(r.rows_read for r in rerun))
 
 
 def table(spark, sim, table_id):
