@@ -7,7 +7,9 @@ from a tiny CSV so each expected conversion can be checked by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,21 +18,11 @@ from pathlib import Path
 import lakedb
 import lakedb.gold
 import lakedb.silver
-from jobs.gold import (
-    agent_performance,
-    customer_360,
-    dim_agent,
-    dim_customer,
-    dim_date,
-    dim_geography,
-    fact_interaction,
-    fact_transaction,
-    ref_exchange_rate,
-    reports,
-)
 from lakehouse_core.catalog import ensure_tables
 from lakehouse_core.config import Config, load_config
-from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.context import JobResult
+from lakehouse_core.manifest import load_manifest
+from lakehouse_core.runner import Reporter, run_jobs
 
 D = dt.date.fromisoformat
 B1, B2 = D("2024-01-10"), D("2024-02-01")  # delivery days of the two batches
@@ -41,22 +33,6 @@ EUR,2023-01-01,USD,1.10,test
 EUR,2023-02-01,USD,1.20,test
 GBP,2023-01-01,USD,1.25,test
 """
-
-# (job name as in conf/pipeline.yml, module, args), in dependency order.
-GOLD_JOBS = (
-    ("gold_ref_exchange_rate", ref_exchange_rate, {}),
-    ("gold_dim_date", dim_date, {}),
-    ("gold_dim_geography", dim_geography, {}),
-    ("gold_dim_customer", dim_customer, {}),
-    ("gold_dim_agent", dim_agent, {}),
-    ("gold_fact_transaction", fact_transaction, {}),
-    ("gold_fact_interaction", fact_interaction, {}),
-    ("gold_customer_reports", reports, {"group": "customers"}),
-    ("gold_transaction_reports", reports, {"group": "transactions"}),
-    ("gold_interaction_reports", reports, {"group": "interactions"}),
-    ("gold_customer_360", customer_360, {}),
-    ("gold_agent_performance", agent_performance, {}),
-)
 
 GOLD_TABLES = lakedb.gold.TABLES
 
@@ -158,15 +134,16 @@ def load_batch2(spark, cfg) -> None:
 
 
 def run_gold(spark, cfg, run_id: str, full_refresh: bool = False, rates: str | None = None) -> dict[str, JobResult]:
-    """Every gold job in order, as the runner would; `rates` replaces the shipped rate file."""
-    results = {}
-    for name, module, args in GOLD_JOBS:
-        ctx = JobContext(spark=spark, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
-                         log=lambda m: None)
-        if module is ref_exchange_rate and rates:
-            args = {"path": rates}
-        results[name] = module.run(ctx, **args) or JobResult()
-    return results
+    """Every gold job, run by the runner as `lakehouse run --select layer:gold` runs them (dependencies first,
+    two at a time); `rates` replaces the shipped rate file."""
+    manifest = load_manifest()
+    if rates:
+        job = manifest.jobs["gold_ref_exchange_rate"]
+        manifest = dataclasses.replace(manifest, jobs={**manifest.jobs, job.name: dataclasses.replace(
+            job, args={**job.args, "path": rates})})
+    summary = run_jobs(spark, cfg, manifest, manifest.select("layer:gold"), run_id=run_id, full_refresh=full_refresh,
+                       reporter=Reporter(quiet=True, stream=io.StringIO()))
+    return {o.job: o.result for o in summary.outcomes}
 
 
 def snapshot(spark, cfg) -> dict[str, set[tuple]]:
