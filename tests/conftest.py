@@ -66,11 +66,11 @@ class PipelineLake:
 
 @pytest.fixture(scope="session")
 def pipeline_lake(spark, tmp_path_factory) -> PipelineLake:
-    """One simulated delivery (3 daily batches, 2% planted defects) through every job of the manifest but
+    """One simulated delivery (3 daily batches, 3% planted defects) through every job of the manifest but
     maintenance, as `lakehouse run` does it (two jobs at a time), once per test session.
 
     Shared, read-only, by the tests that need a whole lake built from the simulator: the manifest-truth and
-    standalone-cluster checks (tests/cluster), silver's conservation and defect handling, gold's reports
+    standalone-cluster checks (tests/cluster), bronze's and silver's conservation and defect handling, gold's reports
     against independent SQL. The landing files live outside the lake root so that a second lake (the cluster
     run's) can read the very same paths.
     """
@@ -79,7 +79,7 @@ def pipeline_lake(spark, tmp_path_factory) -> PipelineLake:
     from lakehouse_core.simulator import generate
 
     source = tmp_path_factory.mktemp("pipeline_src")
-    generate(source / "landing", source / "_truth", days=3, scale=0.02, seed=11, defects=0.02)
+    generate(source / "landing", source / "_truth", days=3, scale=0.02, seed=11, defects=0.03)
     cfg = make_cfg(tmp_path_factory.mktemp("pipeline_lake"), f"e2e{os.getpid()}")
     paths = {**cfg.raw["paths"], "landing": str(source / "landing"), "truth": str(source / "_truth")}
     cfg = dataclasses.replace(cfg, raw={**cfg.raw, "paths": paths, "runner": {"parallel_jobs": 2}})

@@ -1,4 +1,4 @@
-"""Bronze on simulator data with defects: conservation per file, every bronze defect with its reason,
+"""Bronze on simulator data with defects (the session's `pipeline_lake`): conservation per file, every bronze defect with its reason,
 file-level findings, idempotent reruns, and no clear-text password anywhere under the root."""
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-import lakedb
 from jobs.bronze import ingest
 from lakedb.sources import SOURCES
-from lakehouse_core.catalog import ensure_tables
 from lakehouse_core.context import JobContext
-from lakehouse_core.simulator import generate
 from lakehouse_core.simulator.defects import DEFECT_KINDS, QUARANTINED_BRONZE
-from tests.conftest import make_cfg
 from tests.security.secrets_scan import find_clear_text, landing_passwords
 
 
@@ -30,14 +26,12 @@ def ingest_all(spark, cfg, run_id):
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("bronze_sim")
-    cfg = make_cfg(root, "bsim")
-    generate(Path(cfg.path("landing")), Path(cfg.path("truth")), days=3, scale=0.02, seed=11, defects=0.03)
-    ensure_tables(spark, cfg, [t for t in lakedb.TABLES if t.layer in ("bronze", "ops")])
-    first = ingest_all(spark, cfg, "run1")
-    second = ingest_all(spark, cfg, "run2")
-    return cfg, first, second
+def lake(spark, pipeline_lake):
+    """The session's simulated lake (tests/conftest.py: 3 batches, 3% defects), then bronze once more."""
+    cfg = pipeline_lake.cfg
+    results = {o.job: o.result for o in pipeline_lake.summary.outcomes}
+    first = {src.name: results[f"bronze_{src.bronze_table}"] for src in SOURCES}
+    return cfg, first, ingest_all(spark, cfg, "run2")
 
 
 def truth_rows(cfg, name):

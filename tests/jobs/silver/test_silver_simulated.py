@@ -59,7 +59,7 @@ def silver_versions(spark, cfg) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def sim(spark, pipeline_lake) -> Sim:
-    """The session's simulated lake (tests/conftest.py: 3 daily batches at scale 0.02, seed 11, 2% defects,
+    """The session's simulated lake (tests/conftest.py: 3 daily batches at scale 0.02, seed 11, 3% defects,
     every job run once), then every silver job once more with no new bronze rows."""
     cfg = pipeline_lake.cfg
     before = silver_versions(spark, cfg)
