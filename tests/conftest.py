@@ -59,9 +59,8 @@ def lake_cfg(tmp_path, spark) -> Config:
 class PipelineLake:
     cfg: Config
     manifest: object
-    summary: object  # the runner's RunSummary
+    summary: object  # the runner's RunSummary (its run_id tags every commit of the run)
     source_root: Path  # landing/ and _truth/ of the simulated delivery
-    run_id: str
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +68,10 @@ def pipeline_lake(spark, tmp_path_factory) -> PipelineLake:
     """One simulated delivery (3 daily batches, 3% planted defects) through every job of the manifest but
     maintenance, as `lakehouse run` does it (two jobs at a time), once per test session.
 
-    Shared, read-only, by the tests that need a whole lake built from the simulator: the manifest-truth and
+    Shared by the tests that need a whole lake built from the simulator: the manifest-truth and
     standalone-cluster checks (tests/cluster), bronze's and silver's conservation and defect handling, gold's reports
-    against independent SQL. The landing files live outside the lake root so that a second lake (the cluster
+    against independent SQL. A test may rerun jobs on it only to check that the rerun changes nothing (silver's
+    and bronze's idempotence). The landing files live outside the lake root so that a second lake (the cluster
     run's) can read the very same paths.
     """
     from lakehouse_core.manifest import load_manifest
@@ -85,8 +85,8 @@ def pipeline_lake(spark, tmp_path_factory) -> PipelineLake:
     cfg = dataclasses.replace(cfg, raw={**cfg.raw, "paths": paths, "runner": {"parallel_jobs": 2}})
     manifest = load_manifest()
     names = [n for n in manifest.order if manifest.jobs[n].entry != "jobs.ops.maintenance"]
-    run_id = "local-run"
-    summary = run_jobs(spark, cfg, manifest, names, run_id=run_id, reporter=Reporter(quiet=True, stream=io.StringIO()))
+    summary = run_jobs(spark, cfg, manifest, names, run_id="local-run",
+                       reporter=Reporter(quiet=True, stream=io.StringIO()))
     failed = [(o.job, o.status) for o in summary.outcomes if o.status != "succeeded"]
     assert not failed, f"the shared simulated pipeline run failed: {failed}"
-    return PipelineLake(cfg, manifest, summary, source, run_id)
+    return PipelineLake(cfg, manifest, summary, source)

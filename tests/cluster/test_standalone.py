@@ -71,12 +71,6 @@ def cluster_root(pipeline_lake):
     return pipeline_lake.source_root
 
 
-@pytest.fixture(scope="module")
-def local_run(pipeline_lake):
-    """Every job of the manifest but maintenance, run in the test session (tests/conftest.py)."""
-    return pipeline_lake.cfg, pipeline_lake.manifest, pipeline_lake.summary
-
-
 def observed_writes(spark, cfg, run_id: str) -> dict[str, set[str]]:
     """job -> tables with a data-changing commit tagged with that job in `run_id`."""
     out: dict[str, set[str]] = {}
@@ -91,10 +85,10 @@ def observed_writes(spark, cfg, run_id: str) -> dict[str, set[str]]:
     return out
 
 
-def test_every_job_reads_and_writes_what_the_manifest_declares(spark, pipeline_lake, local_run):
-    cfg, manifest, summary = local_run
+def test_every_job_reads_and_writes_what_the_manifest_declares(spark, pipeline_lake):
+    cfg, manifest, summary = pipeline_lake.cfg, pipeline_lake.manifest, pipeline_lake.summary
     assert [(o.job, o.status) for o in summary.outcomes] == [(o.job, "succeeded") for o in summary.outcomes]
-    written = observed_writes(spark, cfg, pipeline_lake.run_id)
+    written = observed_writes(spark, cfg, summary.run_id)
     found, expected = {}, {}
     for o in summary.outcomes:
         job = manifest.jobs[o.job]
@@ -117,8 +111,8 @@ def test_every_job_reads_and_writes_what_the_manifest_declares(spark, pipeline_l
 
 
 def test_pipeline_submitted_to_a_standalone_cluster_builds_the_same_tables_as_local_mode(
-        spark, local_run, cluster_root, cluster, tmp_path):
-    local_cfg, manifest, _ = local_run
+        spark, pipeline_lake, cluster_root, cluster, tmp_path):
+    local_cfg, manifest = pipeline_lake.cfg, pipeline_lake.manifest
     master_url, master_ui = cluster
     py_files = tmp_path / "lakehouse_py_files.zip"
     subprocess.run([sys.executable, str(PROJECT / "scripts" / "build_py_files.py"), str(py_files)], check=True,

@@ -31,6 +31,16 @@ def read(spark: SparkSession, root: Path, table_id: str) -> DataFrame:
     return spark.read.format("delta").load(str(table_path(root, table_id)))
 
 
+def bronze_rows_per_file(spark: SparkSession, root: Path) -> dict[str, int]:
+    """landing file (relative to landing/) -> its rows in bronze, over every bronze table the lake has."""
+    counts: dict[str, int] = {}
+    for t in lakedb.TABLES:
+        if t.layer == "bronze" and table_path(root, t.id).is_dir():
+            for r in read(spark, root, t.id).groupBy("_source_file").count().collect():
+                counts[r._source_file.split("/landing/", 1)[1]] = r["count"]
+    return counts
+
+
 def comparable(spark: SparkSession, root: Path, table_id: str) -> DataFrame:
     df = read(spark, root, table_id)
     if table_id == "ops.held_record":

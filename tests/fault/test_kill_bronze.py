@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import lakedb
-from tests.fault.lake_state import read, table_path
+from tests.fault.lake_state import bronze_rows_per_file
 from tests.fault.procs import delta_commits, generated_landing, kill_when, lakehouse, new_lake, start
 
 pytestmark = pytest.mark.fault
@@ -18,16 +17,6 @@ pytestmark = pytest.mark.fault
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
     return generated_landing(tmp_path_factory.mktemp("kill_src"), seed=5)
-
-
-def bronze_counts(spark, root: Path) -> dict[str, int]:
-    """landing file -> its rows in bronze, read from the Delta folders by the test session."""
-    counts: dict[str, int] = {}
-    for t in lakedb.TABLES:
-        if t.layer == "bronze" and table_path(root, t.id).is_dir():
-            for r in read(spark, root, t.id).groupBy("_source_file").count().collect():
-                counts[r._source_file.split("/landing/", 1)[1]] = r["count"]
-    return counts
 
 
 def expected_counts(root: Path) -> dict[str, int]:
@@ -46,4 +35,4 @@ def test_kill_midway_then_rerun_ingests_every_row_exactly_once(spark, landing, t
     assert killed, "the run finished before the kill point"
     rerun = lakehouse("run", "--select", "layer:bronze", root=root)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert bronze_counts(spark, root) == expected_counts(landing)
+    assert bronze_rows_per_file(spark, root) == expected_counts(landing)

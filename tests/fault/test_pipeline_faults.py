@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import lakedb
-from tests.fault.lake_state import differences, duplicate_keys, lake_state, read, table_path
+from tests.fault.lake_state import bronze_rows_per_file, differences, duplicate_keys, lake_state, read, table_path
 from tests.fault.procs import delta_commits, generated_landing, kill_when, lakehouse, new_lake, start
 from tests.security.secrets_scan import find_clear_text, landing_passwords
 
@@ -63,11 +63,7 @@ def test_a_second_run_on_the_same_root_at_once_is_refused_and_changes_nothing(cl
 
 def test_the_clean_run_ingests_every_landing_row_once_and_holds_no_duplicate_key(spark, landing, clean):
     root = clean["root"]
-    got: dict[str, int] = {}
-    for t in lakedb.TABLES:
-        if t.layer == "bronze" and table_path(root, t.id).is_dir():
-            for r in read(spark, root, t.id).groupBy("_source_file").count().collect():
-                got[r._source_file.split("/landing/", 1)[1]] = r["count"]
+    got = bronze_rows_per_file(spark, root)
     folders = {f.rsplit("/", 2)[0] for f in got}  # system/entity of the sources the selection ingests
     with open(landing / "_truth" / "files.csv", newline="") as fh:
         expected = {r["file"]: int(r["data_lines"]) for r in csv.DictReader(fh)

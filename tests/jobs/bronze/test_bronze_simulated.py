@@ -1,5 +1,5 @@
-"""Bronze on simulator data with defects (the session's `pipeline_lake`): conservation per file, every bronze defect with its reason,
-file-level findings, idempotent reruns, and no clear-text password anywhere under the root."""
+"""Bronze on simulator data with defects (the session's `pipeline_lake`): conservation per file, every bronze
+defect with its reason, file-level findings, idempotent reruns, and no clear-text password anywhere under the root."""
 
 from __future__ import annotations
 
