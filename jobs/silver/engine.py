@@ -9,7 +9,8 @@ Steps, each accounted for per bronze table and batch in ops.batch_outcome (the c
 3. conform (types, trimming, canonical values) and check the table's rules: quarantine / warn / fail;
 4. hold rows whose customer is unknown, release held rows whose customer has arrived;
 5. absorb entity-specific duplicates (rows payments_v2 re-sent under new ids);
-6. apply the rest in batch order (jobs.silver.history): MERGE into silver; count accepted and duplicates.
+6. apply the rest in batch order (jobs.silver.history): MERGE into silver, or an append when every row
+   written is new; count accepted and duplicates.
 
 The job's last commit is its ops.silver_watermark row. An attempt that died before it (SIGKILL, a failure)
 is undone first: the silver table is restored to the version before that attempt's commits (each carries
@@ -167,10 +168,18 @@ class Mark:
 
 
 def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
+    """The highest version, ingestion time and update time recorded per bronze table (nulls ignored).
+
+    Reduced here rather than by a groupBy: one row per source and run, and a shuffle stage costs more.
+    """
     wm = ctx.spark.table(ctx.table("ops.silver_watermark")).where(F.col("job") == job)
-    rows = wm.groupBy("source_table").agg(F.max("version").alias("v"), F.max("ingested_at").alias("t"),
-                                          F.max("updated_at").alias("u")).collect()
-    return {r.source_table: Mark(r.v, r.t, r.u) for r in rows}
+    seen: dict[str, list] = defaultdict(lambda: [None, None, None])
+    for r in wm.select("source_table", "version", "ingested_at", "updated_at").collect():
+        m = seen[r.source_table]
+        for i, v in enumerate((r.version, r.ingested_at, r.updated_at)):
+            if v is not None and (m[i] is None or v > m[i]):
+                m[i] = v
+    return {t: Mark(*m) for t, m in seen.items()}
 
 
 def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:
@@ -231,19 +240,25 @@ def open_held(ctx: JobContext, entity: Entity, schema: StructType) -> DataFrame:
 PRUNE_MAX_KEYS = 5000
 
 
+def key_list(df: DataFrame, column: str) -> list[int] | None:
+    """The distinct values of a whole-number key column when they are few and none is null, else None."""
+    ids = [r[0] for r in df.select(column).distinct().limit(PRUNE_MAX_KEYS + 1).collect()]
+    if len(ids) > PRUNE_MAX_KEYS or any(i is None for i in ids):
+        return None
+    return sorted(int(i) for i in ids)
+
+
 def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], view: str,
-          nullable: set[str], history: bool, prune: str | None = None) -> None:
+          nullable: set[str], history: bool, prune: tuple[str, list[int]] | None = None) -> None:
     """MERGE by key: an upsert for latest state, or insert/update/delete actions for a history diff.
 
-    `prune` names a whole-number key column: when the source holds few of its values they are also given
-    as a literal IN list, so Delta skips the target files that cannot match (files are clustered by key).
+    `prune` is a whole-number key column and every value of it the source holds (`key_list`): they are also
+    given as a literal IN list, so Delta skips the target files that cannot match (files are clustered by key).
     """
     source.createOrReplaceTempView(view)
     cond = " AND ".join(f"t.`{c}` {'<=>' if c in nullable else '='} s.`{c}`" for c in on)
-    if prune:
-        ids = [r[0] for r in source.select(prune).distinct().limit(PRUNE_MAX_KEYS + 1).collect()]
-        if len(ids) <= PRUNE_MAX_KEYS:
-            cond += f" AND t.`{prune}` IN ({', '.join(str(int(i)) for i in sorted(ids))})"
+    if prune and prune[1]:
+        cond += f" AND t.`{prune[0]}` IN ({', '.join(str(i) for i in prune[1])})"
     cols = [c for c in source.columns if c != "_action"]
     if history:
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
@@ -486,25 +501,43 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         ready = absorbing.where(~F.col("_absorbed")).drop("_absorbed")
 
     owner = list(entity.key)
-    current = (spark.createDataFrame([], model.spark_schema()) if rebuild
-               else current_all.join(ready.select(*owner).distinct(), owner, "left_semi"))
+    prune = None
+    if rebuild:
+        current = spark.createDataFrame([], model.spark_schema())
+    else:
+        # Few incoming ids: read only the target files that can hold them (files are clustered by key).
+        prune_col = next((c for c in entity.key if model.column(c).type == "BIGINT"), None)
+        ids = key_list(ready, prune_col) if prune_col else None
+        prune = (prune_col, ids) if ids is not None else None
+        held_keys = current_all.where(F.col(prune_col).isin(ids)) if prune else current_all
+        current = held_keys.join(ready.select(*owner).distinct(), owner, "left_semi")
     outcomes, write, on, diffed = _apply(entity, ready, current, ctx.run_id, rebuild)
     outcomes = outcomes.persist()
     applied = F.col("_apply") if "_apply" in outcomes.columns else F.lit(False)
-    rows_written = 0
-    for r in outcomes.groupBy("_source_table", "_batch", "_outcome", applied.alias("_applied")).count().collect():
+    stored = F.col("_stored") if "_stored" in outcomes.columns else F.lit(False)
+    rows_written = updates = 0
+    for r in outcomes.groupBy("_source_table", "_batch", "_outcome", applied.alias("_applied"),
+                              stored.alias("_stored")).count().collect():
         counts[(r._source_table, r._batch)]["accepted" if r._outcome == "accepted" else "duplicates"] += r["count"]
         rows_written += r["count"] if r._applied else 0
+        updates += r["count"] if r._applied and r._stored else 0
     if diffed:  # a history diff may close periods without any row being new: count what it changes
         write = write.persist()
-        rows_written = write.count()
+        if rebuild:
+            rows_written = write.count()
+        else:
+            actions = {r._action: r["count"] for r in write.groupBy("_action").count().collect()}
+            rows_written = sum(actions.values())
+            updates = rows_written - actions.get("insert", 0)
     if rebuild:
         # Files clustered by key: a later MERGE rewrites only the few files its keys fall in.
         (write.select(*model.column_names).repartitionByRange(*entity.key).sortWithinPartitions(*on)
          .write.insertInto(target, overwrite=True))
+    elif rows_written and not updates:
+        # Only rows silver does not hold (new ids, new periods): an append, without MERGE's join of the target.
+        write.select(*model.column_names).write.insertInto(target)
     elif rows_written:
         nullable = {c.name for c in model.columns if c.nullable}
-        prune = next((c for c in entity.key if model.column(c).type == "BIGINT"), None)
         merge(spark, target, write, on, f"silver_merge_{entity.job}", nullable, diffed, prune)
 
     append(spark, ctx, "ops.batch_outcome", [

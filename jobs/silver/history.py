@@ -49,12 +49,15 @@ def latest(incoming: DataFrame, current: DataFrame, key: Sequence[str], content:
     """SCD1: incoming rows with `_outcome`, and `_apply` on the one per key that silver must take.
 
     The winner is the last row, in batch order, that differs from the one before it; nothing is applied
-    when that row is silver's own (every later delivery repeated it, or was older).
+    when that row is silver's own (every later delivery repeated it, or was older). `_stored` says silver
+    already holds a row of the key (applying the winner then updates it; otherwise it is a new row).
     """
     rows = _events(incoming, current, key, content, content_hash(content))
     start = F.struct(*[F.col(c) for c in ORDER])
-    last_start = F.max(F.when(~F.col("_dup"), start)).over(Window.partitionBy(*key))
+    per_key = Window.partitionBy(*key)
+    last_start = F.max(F.when(~F.col("_dup"), start)).over(per_key)
     return (rows.withColumn("_apply", ~F.col("_dup") & (start == last_start))
+            .withColumn("_stored", F.max(~F.col("_incoming")).over(per_key))
             .where("_incoming")
             .withColumn("_outcome", _outcome(F.col("_dup")))
             .drop("_incoming", "_dup", "_hash"))

@@ -30,14 +30,16 @@ def test_latest_applies_updates_in_batch_order_and_counts_repeats_as_duplicates(
         (2, "Pending", B2),
         (3, "Pending", B2),     # older than what silver has: silver keeps its row
     ], "id long, status string, _batch date")
-    got = h.latest(incoming, current, ["id"], ["id", "status"]).select("id", "status", "_batch", "_outcome", "_apply")
+    got = h.latest(incoming, current, ["id"], ["id", "status"]).select("id", "status", "_batch", "_outcome", "_apply",
+                                                                      "_stored")
+    # _stored: silver holds the key (the applied row is an update, not an insert)
     assert plain(got.collect()) == [
-        (1, "Completed", "2025-01-03", "accepted", True),
-        (1, "Completed", "2025-01-04", "duplicate", False),
-        (1, "Pending", "2025-01-02", "duplicate", False),
-        (2, "Pending", "2025-01-02", "accepted", False),
-        (2, "Refunded", "2025-01-03", "accepted", True),
-        (3, "Pending", "2025-01-02", "accepted", False),
+        (1, "Completed", "2025-01-03", "accepted", True, True),
+        (1, "Completed", "2025-01-04", "duplicate", False, True),
+        (1, "Pending", "2025-01-02", "duplicate", False, True),
+        (2, "Pending", "2025-01-02", "accepted", False, False),
+        (2, "Refunded", "2025-01-03", "accepted", True, False),
+        (3, "Pending", "2025-01-02", "accepted", False, True),
     ]
 
 
