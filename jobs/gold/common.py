@@ -83,13 +83,14 @@ class Inputs:
         inputs = cls(ctx, ids)
         inputs.now = {t: table_version(spark, ctx.table(t)) for t in ids}
         if not ctx.full_refresh:
-            # The latest row per input. Collected and reduced here: a handful of rows, and a groupBy would cost
-            # a shuffle stage per job.
+            # The latest row per input (max_by version, updated_at), reduced here: one row per input and run,
+            # and a groupBy would add a shuffle stage to every job.
             latest: dict[str, tuple] = {}
             for r in (spark.table(ctx.table("ops.gold_watermark")).where(F.col("job") == ctx.job)
                       .select("source_table", "version", "updated_at").collect()):
-                if r["source_table"] not in latest or (r["updated_at"], r["version"]) > latest[r["source_table"]]:
-                    latest[r["source_table"]] = (r["updated_at"], r["version"])
+                t, at = r["source_table"], r["updated_at"]
+                if at is not None and (t not in latest or at > latest[t][0]):
+                    latest[t] = (at, r["version"])
             inputs.last = {t: int(v) for t, (_, v) in latest.items() if v is not None}
         inputs.data_moved = {t for t in ids if inputs._data_changed_since(t)}
         return inputs
@@ -194,8 +195,8 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
 
     `rows` is the complete new content of that part. `scope` is a DataFrame of some target columns
     (e.g. the customer_ids recomputed); target rows matching it but absent from `rows` are deleted.
-    `scope=None` means the whole table; `rows` must lie within the scope. Rows equal in every column are not
-    touched, and when nothing differs no commit is made.
+    `scope=None` means the whole table. Rows equal in every column are not touched, and when nothing
+    differs no commit is made.
     """
     current = spark.table(target)
     cols = current.columns
@@ -207,12 +208,8 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint
     # inference over a many-column null-safe join on top of a deep plan costs minutes.
     rows = rows.localCheckpoint(eager=True)
-    prune = None
     if scope is not None:
-        values = key_values(scope)
-        current = restrict(current, scope, null_safe=True, values=values)
-        if values is not None:  # also in the MERGE condition: Delta then skips target files without those keys
-            prune = _in_list(F.col(f"t.`{scope.columns[0]}`"), values, null_safe=True)
+        current = _null_safe_join(current, scope.distinct(), scope.columns, "left_semi")
     upserts = _null_safe_join(rows, current, cols, "left_anti").withColumn("_op", F.lit("upsert"))
     changes = upserts
     if delete:
@@ -223,9 +220,7 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     changes = changes.localCheckpoint(eager=True)
     if changes.isEmpty():
         return Written()
-    on = F.expr(" AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys))
-    if prune is not None:
-        on = on & prune
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     assignments = {f"`{c}`": f"s.`{c}`" for c in cols}
     (DeltaTable.forName(spark, target).alias("t").merge(changes.alias("s"), on)
      .whenMatchedDelete(condition="s._op = 'delete'")
@@ -245,41 +240,6 @@ def union_keys(frames: Iterable[DataFrame | None]) -> DataFrame | None:
     return reduce(lambda a, b: a.unionByName(b), frames).distinct()
 
 
-# A scope of one column with at most this many values is applied as a filter on a literal list (no join, and
-# Delta skips the files whose statistics exclude every value); a larger one as a semi-join.
-KEY_LIST_MAX = 5000
-
-
-def key_values(scope: DataFrame) -> list | None:
-    """The distinct values of a one-column scope, or None when it has more columns or too many values."""
-    if len(scope.columns) != 1:
-        return None
-    values = [r[0] for r in scope.distinct().limit(KEY_LIST_MAX + 1).collect()]
-    return values if len(values) <= KEY_LIST_MAX else None
-
-
-def _in_list(col: Column, values: list, null_safe: bool) -> Column:
-    present = [v for v in values if v is not None]
-    cond = col.isin(present) if present else F.lit(False)
-    return cond | col.isNull() if null_safe and len(present) < len(values) else cond
-
-
-_UNKNOWN: list = []
-
-
-def restrict(df: DataFrame, scope: DataFrame | None, null_safe: bool = False, values: list | None = _UNKNOWN
-             ) -> DataFrame:
-    """`df` limited to the rows whose scope columns appear in `scope` (all rows when scope is None).
-
-    `null_safe`: a null in the scope matches null (else nulls never match, as in a join). `values`: the
-    scope's `key_values` (None included), when the caller already has them.
-    """
-    if scope is None:
-        return df
-    if values is _UNKNOWN:
-        values = key_values(scope)
-    if values is not None:
-        return df.where(_in_list(F.col(scope.columns[0]), values, null_safe))
-    if null_safe:
-        return _null_safe_join(df, scope.distinct(), scope.columns, "left_semi")
-    return df.join(scope, list(scope.columns), "left_semi")
+def restrict(df: DataFrame, scope: DataFrame | None) -> DataFrame:
+    """`df` limited to the rows whose scope columns appear in `scope` (all rows when scope is None)."""
+    return df if scope is None else df.join(scope, list(scope.columns), "left_semi")
