@@ -24,3 +24,5 @@ def test_a_move_in_a_later_batch_closes_the_old_address(lake):
     assert lake.rows("ops.conservation", "batch", "bronze_rows", "accepted", "duplicates", "balanced") == [
         ("2025-01-01", 2, 2, 0, True), ("2025-01-02", 2, 1, 1, True)]
     assert (result.rows_read, result.rows_written) == (2, 2)
+    # Closing Giza updates a row silver holds: a MERGE, not an append.
+    assert lake.spark.sql(f"DESCRIBE HISTORY {lake.name('silver.address')} LIMIT 1").first().operation == "MERGE"
