@@ -83,15 +83,9 @@ class Inputs:
         inputs = cls(ctx, ids)
         inputs.now = {t: table_version(spark, ctx.table(t)) for t in ids}
         if not ctx.full_refresh:
-            # The latest row per input (max_by version, updated_at), reduced here: one row per input and run,
-            # and a groupBy would add a shuffle stage to every job.
-            latest: dict[str, tuple] = {}
-            for r in (spark.table(ctx.table("ops.gold_watermark")).where(F.col("job") == ctx.job)
-                      .select("source_table", "version", "updated_at").collect()):
-                t, at = r["source_table"], r["updated_at"]
-                if at is not None and (t not in latest or at > latest[t][0]):
-                    latest[t] = (at, r["version"])
-            inputs.last = {t: int(v) for t, (_, v) in latest.items() if v is not None}
+            wm = (spark.table(ctx.table("ops.gold_watermark")).where(F.col("job") == ctx.job)
+                  .groupBy("source_table").agg(F.max_by("version", "updated_at").alias("version")))
+            inputs.last = {r["source_table"]: int(r["version"]) for r in wm.collect() if r["version"] is not None}
         inputs.data_moved = {t for t in ids if inputs._data_changed_since(t)}
         return inputs
 

@@ -168,18 +168,10 @@ class Mark:
 
 
 def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
-    """The highest version, ingestion time and update time recorded per bronze table (nulls ignored).
-
-    Reduced here rather than by a groupBy: one row per source and run, and a shuffle stage costs more.
-    """
     wm = ctx.spark.table(ctx.table("ops.silver_watermark")).where(F.col("job") == job)
-    seen: dict[str, list] = defaultdict(lambda: [None, None, None])
-    for r in wm.select("source_table", "version", "ingested_at", "updated_at").collect():
-        m = seen[r.source_table]
-        for i, v in enumerate((r.version, r.ingested_at, r.updated_at)):
-            if v is not None and (m[i] is None or v > m[i]):
-                m[i] = v
-    return {t: Mark(*m) for t, m in seen.items()}
+    rows = wm.groupBy("source_table").agg(F.max("version").alias("v"), F.max("ingested_at").alias("t"),
+                                          F.max("updated_at").alias("u")).collect()
+    return {r.source_table: Mark(r.v, r.t, r.u) for r in rows}
 
 
 def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:

@@ -70,4 +70,3 @@ def test_a_transaction_of_an_unknown_customer_is_held_until_its_customer_arrives
     assert (first.detail["held"], second.rows_read, second.detail["released"]) == (1, 0, 1)
     # The released row has a new id: appended, no MERGE.
     assert lake.spark.sql(f"DESCRIBE HISTORY {lake.name('silver.transaction')} LIMIT 1").first().operation == "WRITE"
-
