@@ -10,14 +10,15 @@ INGESTION_COLUMNS: tuple[Column, ...] = (
     col("_missing_columns", "ARRAY<STRING>", "Contract columns the file lacked (their values are null here)."),
     col("_corrupt_reason", "STRING",
         "Null for a parsed line; else the expectation the line broke: balanced_quotes, column_count, "
-        "utf8_encoding, valid_json, expected_header (the file's header names no key column: wrong delimiter or "
-        "wrong file), readable_workbook. Such rows are bronze's quarantine."),
+        "utf8_encoding, valid_json, expected_header (the file's header names no key column: wrong delimiter, "
+        "no header or wrong file; every line is kept, the first too), readable_workbook. Such rows are bronze's quarantine."),
     col("_raw_line", "STRING",
         "The raw line of an unparseable record (secret fields redacted); null for parsed rows."),
     col("_raw_line_sealed", "STRING",
         "For sources with secrets: the unparseable raw line, AES-GCM encrypted with the environment's key "
         "(base64), so nothing is lost and nothing is readable without the key."),
-    col("_source_file", "STRING", "Full path of the landing file the row came from.", nullable=False),
+    col("_source_file", "STRING", "Full path of the landing file the row came from, as listed (not URL-encoded): "
+        "the `file` of its row in ops.ingested_file.", nullable=False),
     col("_batch", "DATE", "Delivery day, from the batch=YYYY-MM-DD folder.", nullable=False),
     col("_ingested_at", "TIMESTAMP", "When this run wrote the row.", nullable=False),
     col("_run_id", "STRING", "The lakehouse run that ingested the row.", nullable=False),

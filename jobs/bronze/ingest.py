@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import re
 import sys
@@ -114,6 +115,16 @@ def _non_utf8(text: Column) -> Column:
     return F.decode(text.cast("binary"), "UTF-8").contains(REPLACEMENT)
 
 
+def source_file() -> Column:
+    """The file a row came from, named as the landing listing and the ledger name it.
+
+    Spark gives `_metadata.file_path` URL-encoded ("a%20b.csv" for "a b.csv"). Decoding undoes it exactly once
+    a literal "+" is protected (the decoder would read it as a space); names without escapes pass unchanged.
+    """
+    encoded = F.col("_metadata.file_path")
+    return F.when(encoded.contains("%"), F.url_decode(F.regexp_replace(encoded, r"\+", "%2B"))).otherwise(encoded)
+
+
 def _rescued(pairs: list[tuple[str, Column]]) -> Column:
     if not pairs:
         return F.lit(None).cast("string")
@@ -138,7 +149,7 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
           .options(header="true", mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt_record",
                    enforceSchema="true", multiLine="false", encoding="UTF-8")
           .load(files)
-          .withColumn("_source_file", F.col("_metadata.file_path")))
+          .withColumn("_source_file", source_file()))
     values = {c: F.col(f"c{i}") for c, i in header.index.items()}
     corrupt = F.col("_corrupt_record")
     secret_pos = {header.index[s] for s in src.secrets if s in header.index}
@@ -161,19 +172,15 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
 
 
 def data_lines(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Every non-blank line after the first of each file, as text, whatever its bytes.
+    """Every non-blank line of each file, as text, whatever its bytes (a leading byte-order mark removed).
 
-    The header is the first line of the file's first block: the lowest row id among rows whose block starts at
-    offset 0 (a block is never split across partitions, and ids grow in row order within a partition).
+    For files whose first line names none of the source's keys: that line may be a foreign header (wrong
+    delimiter) or already data (no header), so it is kept like every other line rather than guessed away.
     """
-    from pyspark.sql import Window
-
-    df = (spark.read.text(files)
-          .select("value", F.col("_metadata.file_path").alias("_source_file"),
-                  F.input_file_block_start().alias("_block"), F.monotonically_increasing_id().alias("_id")))
-    first = F.min(F.when(F.col("_block") == 0, F.col("_id"))).over(Window.partitionBy("_source_file"))
-    return (df.withColumn("_first", first)
-            .where((F.col("_id") != F.col("_first")) & (F.trim(F.regexp_replace("value", "^\ufeff", "")) != "")))
+    value = F.regexp_replace("value", "^\ufeff", "")
+    return (spark.read.text(files)
+            .select(value.alias("value"), source_file().alias("_source_file"))
+            .where(F.trim("value") != ""))
 
 
 def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Column, raw: Column,
@@ -199,7 +206,7 @@ def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Col
 def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | None) -> DataFrame:
     """JSON Lines: each non-blank line must be one JSON object; extra keys are rescued, absent ones flagged."""
     lines = (spark.read.text(files)
-             .select(F.col("value"), F.col("_metadata.file_path").alias("_source_file"))
+             .select(F.col("value"), source_file().alias("_source_file"))
              .where(F.trim("value") != ""))
     obj = F.from_json(F.col("value"), MapType(StringType(), StringType()))
     lines = lines.withColumn("_obj", obj)
@@ -254,9 +261,12 @@ def read_xlsx(spark: SparkSession, src: Source, files: list[FileInfo], key: str 
         if len(names) > 1:
             flags[f.path].append("extra_sheets")
         it = wb[sheet].iter_rows(values_only=True)
-        head = [(_cell(v) or "").strip() for v in next(it, ())]
+        first = next(it, ())
+        head = [(_cell(v) or "").strip() for v in first]
         header = parse_header(",".join(head).encode(), src)
         flags[f.path].extend(header.flags)
+        if not header.recognised:  # the first row may be data: kept with the rest (see data_lines)
+            it = itertools.chain([first], it)
         for values in it:
             cells = [_cell(v) for v in values]
             if all(c is None or c == "" for c in cells):

@@ -112,14 +112,15 @@ def test_ten_megabyte_line_is_kept_and_quarantined(spark, lake):
 def test_binary_garbage_is_quarantined_line_by_line(spark, lake):
     cfg, _, ledger = lake
     got = rows(spark, cfg, "binary_garbage", PHONE)
-    assert [r._corrupt_reason for r in got] == ["expected_header"] * 19
+    assert [r._corrupt_reason for r in got] == ["expected_header"] * 20  # all 20 lines: none passes for a header
     assert ledger["binary_garbage"].flags == ["unrecognised_header"]
 
 
 def test_wrong_delimiter_is_quarantined_with_the_header_reason(spark, lake):
     cfg, _, _ = lake
     got = sorted((r._corrupt_reason, r._raw_line) for r in rows(spark, cfg, "wrong_delimiter", PHONE))
-    assert got == [("expected_header", "5550001111;1"), ("expected_header", "5550002222;2")]
+    assert got == [("expected_header", "5550001111;1"), ("expected_header", "5550002222;2"),
+                   ("expected_header", "phone;customer_id")]  # the foreign header too: the file is kept whole
 
 
 def test_latin1_lines_are_flagged_as_not_utf8_and_redacted(spark, lake):

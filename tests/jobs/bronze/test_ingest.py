@@ -141,3 +141,26 @@ def test_a_ledger_row_recovered_after_a_crash_equals_the_first_one(spark, cfg):
     assert spark.table(ledger).select(*cols).collect() == first
     assert first[0].flags == ["crlf", "extra_columns", "missing_columns"]
     assert spark.table(f"{cfg.database('bronze')}.crm_the_address").count() == 1
+
+
+def test_files_whose_names_need_escaping_are_counted_and_never_read_twice(spark, cfg):
+    # Spark names a file in `_metadata.file_path` URL-encoded ("a%20b"); the ledger has the name as listed ("a b").
+    land(cfg, "crm/Customer_phone", "2025-01-01", "export 1+2 100%.csv",
+         b"phone,customer_id\n5550001111,1\n5550002222,2\n")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "no header (copy).csv", b"5550003333,3\n5550004444,4\n5550005555,5\n")
+    land(cfg, "contact_center/interaction", "2025-01-01", "calls #2 é.jsonl", b"[1]\n[2]\n")
+    first = ingest_source(spark, cfg, "crm/Customer_phone")
+    ingest_source(spark, cfg, "contact_center/interaction")
+    ledger = f"{cfg.database('ops')}.ingested_file"
+    got = {Path(r.file).name: (r.rows_read, r.rows_quarantined) for r in spark.table(ledger).collect()}
+    assert got == {"export 1+2 100%.csv": (2, 0), "no header (copy).csv": (3, 3), "calls #2 é.jsonl": (2, 2)}
+    assert (first.rows_written, first.rows_quarantined) == (2, 3)
+    for table, name in (("crm_customer_phone", "crm/Customer_phone"), ("contact_center_interaction",
+                                                                        "contact_center/interaction")):
+        in_bronze = spark.table(f"{cfg.database('bronze')}.{table}").select("_source_file").distinct().collect()
+        in_ledger = spark.table(ledger).where(F.col("source") == name).select("file").collect()
+        assert sorted(r[0] for r in in_bronze) == sorted(r[0] for r in in_ledger)
+    spark.sql(f"DELETE FROM {ledger} WHERE source = 'crm/Customer_phone'")  # a crash before the ledger commit
+    again = ingest_source(spark, cfg, "crm/Customer_phone", run_id="r2")
+    assert again.detail == {"files_new": 0, "files_recovered": 2}
+    assert spark.table(f"{cfg.database('bronze')}.crm_customer_phone").count() == 5
