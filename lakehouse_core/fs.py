@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -70,6 +71,14 @@ def _list_local(base: str) -> list[FileInfo]:
         found = [info(os.path.join(folder, name)) for folder, _, names in os.walk(base, followlinks=True)
                  for name in names if not name.startswith((".", "_"))]
     return sorted((f for f in found if f is not None), key=lambda f: f.path)
+
+
+GLOB_CHARACTERS = re.compile(r"([\\\[\]{}*?])")
+
+
+def glob_escape(path: str) -> str:
+    """`path` for Spark's file readers, which read paths as glob patterns ("p[1].csv" would mean "p1.csv")."""
+    return GLOB_CHARACTERS.sub(r"\\\1", path)
 
 
 def local_path(path: str) -> str | None:

@@ -30,7 +30,7 @@ import lakedb
 from lakedb.bronze import bronze_table
 from lakedb.sources import Source, source
 from lakehouse_core.context import JobContext, JobResult
-from lakehouse_core.fs import FileInfo, list_files, local_path, read_head
+from lakehouse_core.fs import FileInfo, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
 from lakehouse_core.runner import utcnow
 from lakehouse_core.secrets import secret_key
@@ -148,7 +148,7 @@ def read_csv_group(spark: SparkSession, src: Source, files: list[str], header: H
     df = (spark.read.format("csv").schema(schema)
           .options(header="true", mode="PERMISSIVE", columnNameOfCorruptRecord="_corrupt_record",
                    enforceSchema="true", multiLine="false", encoding="UTF-8")
-          .load(files)
+          .load([glob_escape(f) for f in files])
           .withColumn("_source_file", source_file()))
     values = {c: F.col(f"c{i}") for c, i in header.index.items()}
     corrupt = F.col("_corrupt_record")
@@ -178,7 +178,7 @@ def data_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     delimiter) or already data (no header), so it is kept like every other line rather than guessed away.
     """
     value = F.regexp_replace("value", "^\ufeff", "")
-    return (spark.read.text(files)
+    return (spark.read.text([glob_escape(f) for f in files])
             .select(value.alias("value"), source_file().alias("_source_file"))
             .where(F.trim("value") != ""))
 
@@ -205,7 +205,7 @@ def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Col
 
 def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | None) -> DataFrame:
     """JSON Lines: each non-blank line must be one JSON object; extra keys are rescued, absent ones flagged."""
-    lines = (spark.read.text(files)
+    lines = (spark.read.text([glob_escape(f) for f in files])
              .select(F.col("value"), source_file().alias("_source_file"))
              .where(F.trim("value") != ""))
     obj = F.from_json(F.col("value"), MapType(StringType(), StringType()))
@@ -293,7 +293,7 @@ def _read_bytes(spark: SparkSession, path: str) -> bytes:
     if local is not None:
         with open(local, "rb") as fh:
             return fh.read()
-    return spark.read.format("binaryFile").load(path).select("content").first()[0]
+    return spark.read.format("binaryFile").load(glob_escape(path)).select("content").first()[0]
 
 
 def with_ingestion_metadata(df: DataFrame, run_id: str, ingested_at: dt.datetime) -> DataFrame:

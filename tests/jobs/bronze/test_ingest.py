@@ -164,3 +164,22 @@ def test_files_whose_names_need_escaping_are_counted_and_never_read_twice(spark,
     again = ingest_source(spark, cfg, "crm/Customer_phone", run_id="r2")
     assert again.detail == {"files_new": 0, "files_recovered": 2}
     assert spark.table(f"{cfg.database('bronze')}.crm_customer_phone").count() == 5
+
+
+def test_file_names_with_glob_characters_are_read_as_named(spark, cfg):
+    # Spark treats the paths it is given as glob patterns: "p[1].csv" would mean "p1.csv".
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p[1].csv", b"phone,customer_id\n5550001111,1\n")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p1.csv", b"phone,customer_id\n5550002222,2\n")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "q{a,b}*?.csv", b"phone,customer_id\n5550003333,3\n")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "r\\s.csv", b"phone,customer_id\n5550004444,4\n")
+    land(cfg, "contact_center/interaction", "2025-01-01", "i[2].jsonl", b"[1]\n")
+    land(cfg, "crm/customer", "2025-01-01", "c[3].csv", b"no;key;columns\n1;2;3\n")
+    assert ingest_source(spark, cfg, "crm/Customer_phone").rows_written == 4
+    ingest_source(spark, cfg, "contact_center/interaction")
+    ingest_source(spark, cfg, "crm/customer")
+    got = {Path(r.file).name: r.rows_read for r in spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
+    assert got == {"p[1].csv": 1, "p1.csv": 1, "q{a,b}*?.csv": 1, "r\\s.csv": 1, "i[2].jsonl": 1, "c[3].csv": 2}
+    phones = spark.table(f"{cfg.database('bronze')}.crm_customer_phone").select("phone", "_source_file").collect()
+    assert sorted((p, Path(f).name) for p, f in phones) == [
+        ("5550001111", "p[1].csv"), ("5550002222", "p1.csv"), ("5550003333", "q{a,b}*?.csv"),
+        ("5550004444", "r\\s.csv")]
