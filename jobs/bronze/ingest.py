@@ -339,16 +339,17 @@ def read_new_files(spark: SparkSession, src: Source, files: list[FileInfo], key:
     return out, flags
 
 
-def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: str) -> tuple[set[str], set[str]]:
-    """(files in the ledger, files found in bronze but missing from the ledger after a crash).
+def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: str
+                     ) -> tuple[dict[str, int | None], set[str]]:
+    """(files in the ledger with their size then, files found in bronze but missing from the ledger after a crash).
 
     The ledger is read once. Bronze is scanned only for a run whose append has no ledger entry: a crash between
     the bronze commit and the ledger commit. Every run recovers before it appends, so only the latest append
     can be such an orphan; Delta's history names its run (the runner tags every commit with it).
     """
     rows = (spark.table(ctx.table("ops.ingested_file")).where(F.col("source") == src.name)
-            .select("file", "run_id", "ingested_at").collect())
-    known = {r.file for r in rows}
+            .select("file", "size_bytes", "run_id", "ingested_at").collect())
+    known = {r.file: r.size_bytes for r in rows}
     suspect = last_append_run(spark, table)
     if suspect is not None and suspect in {r.run_id for r in rows}:
         return known, set()
@@ -358,7 +359,7 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
     elif rows:  # an untagged append (not written by the runner): everything since the last ledger entry
         bronze = bronze.where(F.col("_ingested_at") >= F.lit(max(r.ingested_at for r in rows)))
     in_bronze = {r._source_file for r in bronze.select("_source_file").distinct().collect()}
-    return known, in_bronze - known
+    return known, in_bronze - set(known)
 
 
 APPENDS = ("WRITE", "STREAMING UPDATE")
@@ -411,6 +412,12 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
             ledger_rows.append(_ledger_row(src, path, f, n, bad, recovered_flags.get(path, []), ctx.run_id, now))
     new = [f for f in files if f.path not in known and f.path not in orphaned]
     ctx.log(f"{src.name}: {len(files)} file(s) in landing, {len(new)} new")
+    # Like Auto Loader (without allowOverwrites), a file is read once: one rewritten in place is not read again.
+    # It is not passed over in silence either: each run names it until it is delivered under a new name.
+    changed = sorted(f.path for f in files if f.path in known and known[f.path] not in (None, f.size))
+    if changed:
+        ctx.log(f"WARNING {len(changed)} file(s) changed size after they were ingested and are not read again; "
+                f"deliver new content under a new name: {', '.join(changed[:5])}" + (" ..." if len(changed) > 5 else ""))
     rows_written = rows_bad = 0
     if new:
         key = secret_key(ctx.cfg) if src.secrets else None
@@ -430,7 +437,8 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         spark.createDataFrame(ledger_rows, ledger.spark_schema()).write.format("delta").mode("append") \
             .saveAsTable(ledger_table)
     return JobResult(rows_read=rows_written + rows_bad, rows_written=rows_written, rows_quarantined=rows_bad,
-                     detail={"files_new": len(new), "files_recovered": len(orphaned)})
+                     detail={"files_new": len(new), "files_recovered": len(orphaned),
+                             **({"files_changed_after_ingestion": len(changed)} if changed else {})})
 
 
 def _ledger_row(src: Source, path: str, f: FileInfo | None, n: int, bad: int, flags: list[str], run_id: str,

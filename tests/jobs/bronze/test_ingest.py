@@ -183,3 +183,17 @@ def test_file_names_with_glob_characters_are_read_as_named(spark, cfg):
     assert sorted((p, Path(f).name) for p, f in phones) == [
         ("5550001111", "p[1].csv"), ("5550002222", "p1.csv"), ("5550003333", "q{a,b}*?.csv"),
         ("5550004444", "r\\s.csv")]
+
+
+def test_a_file_rewritten_in_place_is_not_read_again_but_named_each_run(spark, cfg):
+    path = land(cfg, "crm/Customer_phone", "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n")
+    ingest_source(spark, cfg, "crm/Customer_phone", "r1")
+    path.write_bytes(b"phone,customer_id\n5550001111,1\n5550002222,2\n")
+    logged: list[str] = []
+    ctx = JobContext(spark=spark, cfg=cfg, run_id="r2", job="t", log=logged.append)
+    result = ingest.run(ctx, "crm/Customer_phone")
+    assert (result.rows_read, result.detail) == (0, {"files_new": 0, "files_recovered": 0,
+                                                    "files_changed_after_ingestion": 1})
+    assert logged[-1] == ("WARNING 1 file(s) changed size after they were ingested and are not read again; deliver "
+                          f"new content under a new name: file:{path}")
+    assert spark.table(f"{cfg.database('bronze')}.crm_customer_phone").count() == 1
