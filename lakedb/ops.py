@@ -61,7 +61,9 @@ INGESTED_FILE = Table(
         col("rows_read", "BIGINT", "Data lines (or JSON lines, or sheet rows) in the file."),
         col("rows_written", "BIGINT", "Rows that parsed and were written to bronze as data."),
         col("rows_quarantined", "BIGINT", "Rows kept in bronze as unparseable, with _corrupt_reason."),
-        col("flags", "ARRAY<STRING>", "File-level findings: bom, crlf, empty_file, extra_columns, missing_columns."),
+        col("flags", "ARRAY<STRING>",
+            "File-level findings: bom, crlf, cr (lone carriage returns end lines), empty_file, extra_columns, "
+            "missing_columns, renamed_columns, unrecognised_header, extra_sheets, unreadable_workbook."),
         col("run_id", "STRING", "Run that ingested the file."),
         col("ingested_at", "TIMESTAMP", "When the file was ingested."),
     ),

@@ -39,6 +39,7 @@ BOM = b"\xef\xbb\xbf"
 REPLACEMENT = "\ufffd"
 SECRET_LIKE = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
 REDACTED = "<redacted>"
+LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass
@@ -61,10 +62,16 @@ def parse_header(raw: bytes, src: Source) -> Header:
     if raw.startswith(BOM):
         flags.append("bom")
         raw = raw[len(BOM):]
-    if raw.endswith(b"\r\n"):
-        flags.append("crlf")
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-    names = next(csv.reader([text]), []) if text else []
+    # The header ends where Spark's line reader ends a line: at "\r\n", "\n" or a lone "\r" (old Mac exports).
+    end = LINE_END.search(raw)
+    if end:
+        flags.extend({b"\r\n": ["crlf"], b"\r": ["cr"]}.get(end.group(), []))
+        raw = raw[:end.start()]
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        names = next(csv.reader([text]), []) if text else []
+    except csv.Error:  # e.g. a NUL byte: not a header any source has, so never a reason to fail the job
+        names = text.split(",")
     header = Header(names=names, flags=flags)
     by_exact = {n: i for i, n in reversed(list(enumerate(names)))}
     by_loose = {n.strip().lower(): i for i, n in reversed(list(enumerate(names)))}

@@ -197,3 +197,17 @@ def test_a_file_rewritten_in_place_is_not_read_again_but_named_each_run(spark, c
     assert logged[-1] == ("WARNING 1 file(s) changed size after they were ingested and are not read again; deliver "
                           f"new content under a new name: file:{path}")
     assert spark.table(f"{cfg.database('bronze')}.crm_customer_phone").count() == 1
+
+
+def test_a_file_with_old_mac_line_ends_is_parsed_line_by_line(spark, cfg):
+    land(cfg, "crm/Customer_phone", "2025-01-01", "mac.csv", b"phone,customer_id\r5550001111,1\r5550002222,2\r")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "nul.csv", b"\x00phone\x00\n5550003333,3\n")
+    result = ingest_source(spark, cfg, "crm/Customer_phone")
+    got = sorted((Path(r._source_file).name, r.phone, r.customer_id, r._corrupt_reason, r._raw_line) for r in
+                 spark.table(f"{cfg.database('bronze')}.crm_customer_phone").collect())
+    assert got == [("mac.csv", "5550001111", "1", None, None), ("mac.csv", "5550002222", "2", None, None),
+                   ("nul.csv", None, None, "expected_header", "\x00phone\x00"),
+                   ("nul.csv", None, None, "expected_header", "5550003333,3")]
+    flags = {Path(r.file).name: r.flags for r in spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
+    assert flags == {"mac.csv": ["cr"], "nul.csv": ["unrecognised_header"]}
+    assert (result.rows_written, result.rows_quarantined) == (2, 2)
