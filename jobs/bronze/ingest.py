@@ -40,6 +40,7 @@ REPLACEMENT = "\ufffd"
 SECRET_LIKE = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
 REDACTED = "<redacted>"
 LINE_END = re.compile(rb"\r\n|\r|\n")
+BATCH_FOLDER = re.compile(r"batch=(\d{4}-\d{2}-\d{2})")
 
 
 @dataclass
@@ -304,8 +305,10 @@ def _read_bytes(spark: SparkSession, path: str) -> bytes:
 
 
 def with_ingestion_metadata(df: DataFrame, run_id: str, ingested_at: dt.datetime) -> DataFrame:
-    batch = F.to_date(F.regexp_extract("_source_file", r"batch=(\d{4}-\d{2}-\d{2})", 1))
-    return (df.withColumn("_batch", F.coalesce(batch, F.lit(ingested_at.date())))
+    # try_cast: a folder such as batch=2025-13-45 (or none) gives null, also under ANSI mode (Spark 4's default).
+    day = F.regexp_extract("_source_file", BATCH_FOLDER.pattern, 1)
+    return (df.withColumn("_batch", F.when(day != "", day))
+            .withColumn("_batch", F.coalesce(F.expr("try_cast(_batch AS DATE)"), F.lit(ingested_at.date())))
             .withColumn("_ingested_at", F.lit(ingested_at))
             .withColumn("_run_id", F.lit(run_id)))
 
@@ -448,10 +451,18 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
                              **({"files_changed_after_ingestion": len(changed)} if changed else {})})
 
 
+def batch_of(path: str) -> dt.date | None:
+    """The delivery day a `batch=YYYY-MM-DD` folder names; None without one or for a day no calendar has."""
+    m = BATCH_FOLDER.search(path)
+    try:
+        return dt.date.fromisoformat(m.group(1)) if m else None
+    except ValueError:
+        return None
+
+
 def _ledger_row(src: Source, path: str, f: FileInfo | None, n: int, bad: int, flags: list[str], run_id: str,
                 now: dt.datetime) -> tuple:
-    m = re.search(r"batch=(\d{4}-\d{2}-\d{2})", path)
-    return (src.name, path, dt.date.fromisoformat(m.group(1)) if m else None, f.size if f else None,
+    return (src.name, path, batch_of(path), f.size if f else None,
             f.modified_at if f else None, n, n - bad, bad, sorted(set(flags)), run_id, now)
 
 

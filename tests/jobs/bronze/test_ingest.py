@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,21 @@ def test_a_file_with_old_mac_line_ends_is_parsed_line_by_line(spark, cfg):
     flags = {Path(r.file).name: r.flags for r in spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
     assert flags == {"mac.csv": ["cr"], "nul.csv": ["unrecognised_header"]}
     assert (result.rows_written, result.rows_quarantined) == (2, 2)
+
+
+def test_a_batch_folder_naming_no_real_day_falls_back_to_the_ingestion_day(spark, cfg):
+    land(cfg, "crm/Customer_phone", "2025-13-45", "p.csv", b"phone,customer_id\n5550001111,1\n")
+    land(cfg, "crm/Customer_phone", "2025-01-02", "q.csv", b"phone,customer_id\n5550002222,2\n")
+    loose = Path(cfg.path("landing")) / "crm/Customer_phone/loose.csv"
+    loose.write_bytes(b"phone,customer_id\n5550003333,3\n")
+    spark.conf.set("spark.sql.ansi.enabled", "true")  # Spark 4's default: an invalid date fails a plain cast
+    try:
+        assert ingest_source(spark, cfg, "crm/Customer_phone").rows_written == 3
+    finally:
+        spark.conf.unset("spark.sql.ansi.enabled")
+    ledger = {Path(r.file).name: (r.batch, r.ingested_at.date()) for r in
+              spark.table(f"{cfg.database('ops')}.ingested_file").collect()}
+    today = ledger["p.csv"][1]
+    assert ledger == {"p.csv": (None, today), "q.csv": (dt.date(2025, 1, 2), today), "loose.csv": (None, today)}
+    batches = {r.phone: r._batch for r in spark.table(f"{cfg.database('bronze')}.crm_customer_phone").collect()}
+    assert batches == {"5550001111": today, "5550002222": dt.date(2025, 1, 2), "5550003333": today}
