@@ -11,7 +11,8 @@ INGESTION_COLUMNS: tuple[Column, ...] = (
     col("_corrupt_reason", "STRING",
         "Null for a parsed line; else the expectation the line broke: balanced_quotes, column_count, "
         "utf8_encoding, valid_json, expected_header (the file's header names no key column: wrong delimiter, "
-        "no header or wrong file; every line is kept, the first too), readable_workbook. Such rows are bronze's quarantine."),
+        "no header or wrong file; every line is kept, the first too), readable_workbook. "
+        "Such rows are bronze's quarantine."),
     col("_raw_line", "STRING",
         "The raw line of an unparseable record (secret fields redacted); null for parsed rows."),
     col("_raw_line_sealed", "STRING",

@@ -426,8 +426,9 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
     # It is not passed over in silence either: each run names it until it is delivered under a new name.
     changed = sorted(f.path for f in files if f.path in known and known[f.path] not in (None, f.size))
     if changed:
+        more = " ..." if len(changed) > 5 else ""
         ctx.log(f"WARNING {len(changed)} file(s) changed size after they were ingested and are not read again; "
-                f"deliver new content under a new name: {', '.join(changed[:5])}" + (" ..." if len(changed) > 5 else ""))
+                f"deliver new content under a new name: {', '.join(changed[:5])}{more}")
     rows_written = rows_bad = 0
     if new:
         key = secret_key(ctx.cfg) if src.secrets else None
