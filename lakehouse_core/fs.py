@@ -23,8 +23,18 @@ def _fs(spark: SparkSession, path: str):
     return jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), jpath
 
 
+# Files still being written: Hadoop's `hdfs dfs -put` / `-cp` copy to `<name>._COPYING_`, then rename.
+IN_FLIGHT_SUFFIXES = ("._COPYING_",)
+
+
+def _skipped(name: str) -> bool:
+    """Hidden and `_`-prefixed names (Spark's own rule: _SUCCESS, .crc, ...) and copies in flight."""
+    return name.startswith((".", "_")) or name.endswith(IN_FLIGHT_SUFFIXES)
+
+
 def list_files(spark: SparkSession, root: str) -> list[FileInfo]:
-    """All files under `root` (recursive), skipping hidden and `_`-prefixed names; [] if root is absent.
+    """All files under `root` (recursive), skipping hidden and `_`-prefixed names and copies still in flight
+    (`*._COPYING_`: taken on a later run, once renamed); [] if root is absent.
 
     Paths are as Hadoop names them (`file:/...` locally), whichever way they were listed: the ingestion ledger
     compares them across runs.
@@ -45,8 +55,7 @@ def _list_hadoop(fs, jpath) -> list[FileInfo]:
     it = fs.listFiles(jpath, True)
     while it.hasNext():
         st = it.next()
-        name = st.getPath().getName()
-        if name.startswith((".", "_")):
+        if _skipped(st.getPath().getName()):
             continue
         out.append(FileInfo(path=st.getPath().toString(), size=st.getLen(), modified_at=_utc(st.getModificationTime())))
     return sorted(out, key=lambda f: f.path)
@@ -69,7 +78,7 @@ def _list_local(base: str) -> list[FileInfo]:
         found = [info(base)]
     else:
         found = [info(os.path.join(folder, name)) for folder, _, names in os.walk(base, followlinks=True)
-                 for name in names if not name.startswith((".", "_"))]
+                 for name in names if not _skipped(name)]
     return sorted((f for f in found if f is not None), key=lambda f: f.path)
 
 

@@ -14,6 +14,7 @@ def test_a_local_folder_is_listed_as_hadoop_lists_it(spark, tmp_path):
     (root / "crm" / "batch=2025-01-01" / "with space.csv").write_bytes(b"x\n")
     (root / "crm" / "batch=2025-01-01" / ".hidden.csv").write_bytes(b"skipped\n")
     (root / "crm" / "batch=2025-01-01" / "_SUCCESS").write_bytes(b"")
+    (root / "crm" / "batch=2025-01-01" / "customer_20250102.csv._COPYING_").write_bytes(b"a,b\n1,")  # in flight
     (root / "crm" / "_staging").mkdir()
     (root / "crm" / "_staging" / "kept.csv").write_bytes(b"a folder's name is not a file's\n")
     (root / "empty.csv").write_bytes(b"")
