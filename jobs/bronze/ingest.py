@@ -19,10 +19,11 @@ import itertools
 import json
 import re
 import sys
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType, StructField, StructType
 
@@ -361,7 +362,7 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
             .select("file", "size_bytes", "run_id", "ingested_at").collect())
     known = {r.file: r.size_bytes for r in rows}
     suspect = last_append_run(spark, table)
-    if suspect is not None and suspect in {r.run_id for r in rows}:
+    if suspect is None or suspect in {r.run_id for r in rows}:  # no append yet, or the last one is in the ledger
         return known, set()
     bronze = spark.table(table)
     if suspect:
@@ -373,19 +374,70 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
 
 
 APPENDS = ("WRITE", "STREAMING UPDATE")
+# Commits that change only the table's definition: a history of nothing else is an empty table's.
+DEFINITION_ONLY = frozenset({"CREATE TABLE", "ADD CONSTRAINT", "DROP CONSTRAINT", "SET TBLPROPERTIES",
+                             "UNSET TBLPROPERTIES", "ADD COLUMNS", "CHANGE COLUMN", "UPGRADE PROTOCOL"})
 HISTORY_DEPTH = 50  # maintenance adds three commits a day; a run's append is always within the last few
 
 
 def last_append_run(spark: SparkSession, table: str) -> str | None:
     """The run id of the table's latest append ('' when it is untagged); None when it has no append."""
-    for h in spark.sql(f"DESCRIBE HISTORY {table} LIMIT {HISTORY_DEPTH}").select(
-            "operation", "userMetadata").collect():
+    history = spark.sql(f"DESCRIBE HISTORY {table} LIMIT {HISTORY_DEPTH}").select(
+        "version", "operation", "userMetadata").collect()
+    for h in history:
         if h.operation in APPENDS:
             try:
                 return str(json.loads(h.userMetadata or "{}").get("run_id") or "")
             except ValueError:
                 return ""
+    if history and history[-1].version == 0 and all(h.operation in DEFINITION_ONLY for h in history):
+        return None  # the whole history is in view and never added a row: no need to scan
     return None if spark.table(table).isEmpty() else ""
+
+
+class CountedAppend:
+    """Rows and quarantined rows per landing file, counted by the append itself (Spark's `observe`).
+
+    Saves reading the new rows back from bronze. Spark delivers observed metrics to a listener after the write;
+    if they are not there within `wait` seconds (a platform whose writer path does not report them), or do not
+    add up to the rows written, `counts()` returns None and the caller counts from the table instead.
+    """
+
+    MAX_FILES = 64  # two counters per file in one aggregate: beyond this (a backlog), reading back is cheaper
+
+    def __init__(self, paths: list[str], wait: float = 10.0) -> None:
+        self.paths = sorted(set(paths))
+        self.wait = wait
+        self.observation: Observation | None = None
+
+    def attach(self, df: DataFrame) -> DataFrame:
+        if not self.paths or len(self.paths) > self.MAX_FILES:
+            return df
+        index = F.create_map(*itertools.chain.from_iterable(
+            (F.lit(p), F.lit(i)) for i, p in enumerate(self.paths)))[F.col("_source_file")]
+        bad = F.col("_corrupt_reason").isNotNull()
+        metrics = [F.count(F.lit(1)).alias("rows")]
+        for i in range(len(self.paths)):
+            metrics += [F.count(F.when(index == i, 1)).alias(f"n{i}"),
+                        F.count(F.when((index == i) & bad, 1)).alias(f"b{i}")]
+        self.observation = Observation()
+        return df.observe(self.observation, *metrics)
+
+    def counts(self) -> dict[str, tuple[int, int]] | None:
+        if self.observation is None:
+            return None
+        got: dict = {}
+        # Observation.get blocks until the metrics arrive: wait on it from a daemon thread, for a bounded time.
+        waiter = threading.Thread(target=lambda: got.update(self.observation.get), daemon=True,
+                                  name="bronze-observed-counts")
+        waiter.start()
+        waiter.join(self.wait)
+        if "rows" not in got:
+            return None
+        counts = {p: (int(got[f"n{i}"]), int(got[f"b{i}"])) for i, p in enumerate(self.paths)}
+        if sum(n for n, _ in counts.values()) != got["rows"]:  # a row from a file not in the list: count again
+            return None
+        return {p: nb for p, nb in counts.items() if nb[0]}
 
 
 def file_counts(spark: SparkSession, table: str, condition: Column) -> dict[str, tuple[int, int]]:
@@ -436,8 +488,13 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         if df is not None:
             target = lakedb.table(bronze_table(src).id)
             out = with_ingestion_metadata(df, ctx.run_id, now).select(*target.column_names)
-            out.write.format("delta").mode("append").saveAsTable(table)
-        counts = file_counts(spark, table, F.col("_run_id") == ctx.run_id) if df is not None else {}
+            counted = CountedAppend([f.path for f in new])
+            counted.attach(out).write.format("delta").mode("append").saveAsTable(table)
+            counts = counted.counts()
+            if counts is None:
+                counts = file_counts(spark, table, F.col("_run_id") == ctx.run_id)
+        else:
+            counts = {}
         for f in new:
             n, bad = counts.get(f.path, (0, 0))
             rows_written += n - bad

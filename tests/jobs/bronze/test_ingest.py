@@ -230,3 +230,43 @@ def test_a_batch_folder_naming_no_real_day_falls_back_to_the_ingestion_day(spark
     assert ledger == {"p.csv": (None, today), "q.csv": (dt.date(2025, 1, 2), today), "loose.csv": (None, today)}
     batches = {r.phone: r._batch for r in spark.table(f"{cfg.database('bronze')}.crm_customer_phone").collect()}
     assert batches == {"5550001111": today, "5550002222": dt.date(2025, 1, 2), "5550003333": today}
+
+
+def test_the_append_counts_rows_per_file_as_it_writes(spark, tmp_path):
+    rows = [("a", None), ("a", "column_count"), ("b", None), ("c", "utf8_encoding")]
+    df = spark.createDataFrame(rows, "_source_file string, _corrupt_reason string")
+    counted = ingest.CountedAppend(["a", "b", "c", "never-read"])
+    counted.attach(df).write.format("delta").save(str(tmp_path / "t"))
+    assert counted.counts() == {"a": (2, 1), "b": (1, 0), "c": (1, 1)}
+    # A row from a file it was not told about: the counts are not trusted, and the caller reads the table back.
+    stray = ingest.CountedAppend(["a", "b"])
+    stray.attach(df).write.format("delta").mode("append").save(str(tmp_path / "t"))
+    assert stray.counts() is None
+    backlog = ingest.CountedAppend([f"f{i}" for i in range(ingest.CountedAppend.MAX_FILES + 1)])
+    assert backlog.attach(df) is df and backlog.counts() is None
+
+
+def test_without_observed_counts_the_ledger_is_counted_from_bronze(spark, cfg, monkeypatch):
+    monkeypatch.setattr(ingest.CountedAppend, "counts", lambda self: None)
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n\"5550002222,2\n")
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p2.csv", b"phone,customer_id\n5550003333,3\n")
+    result = ingest_source(spark, cfg, "crm/Customer_phone")
+    ledger = spark.table(f"{cfg.database('ops')}.ingested_file")
+    got = {Path(r.file).name: (r.rows_read, r.rows_written, r.rows_quarantined) for r in ledger.collect()}
+    assert got == {"p1.csv": (2, 1, 1), "p2.csv": (1, 1, 0)}
+    assert (result.rows_written, result.rows_quarantined) == (2, 1)
+
+
+def test_last_append_run_reads_a_new_table_from_its_history_and_data_from_any_write(spark, cfg):
+    db = cfg.database("bronze")
+    ensure_tables(spark, cfg, [bronze_table(source("crm/Customer_phone"))])
+    spark.sql(f"ALTER TABLE {db}.crm_customer_phone SET TBLPROPERTIES ('team' = 'crm')")
+    assert ingest.last_append_run(spark, f"{db}.crm_customer_phone") is None
+    # A table whose only commit wrote rows (here CREATE TABLE AS SELECT, not an append): untagged data.
+    spark.sql(f"CREATE TABLE {db}.ctas USING DELTA AS SELECT 'x' AS _source_file")
+    assert ingest.last_append_run(spark, f"{db}.ctas") == ""
+    spark.sql(f"CREATE TABLE {db}.ctas_empty USING DELTA AS SELECT 'x' AS _source_file WHERE false")
+    assert ingest.last_append_run(spark, f"{db}.ctas_empty") is None
+    land(cfg, "crm/Customer_phone", "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n")
+    ingest_source(spark, cfg, "crm/Customer_phone", run_id="r7")
+    assert ingest.last_append_run(spark, f"{db}.crm_customer_phone") == ""  # not run by the runner: no tag
