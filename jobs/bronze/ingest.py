@@ -404,6 +404,7 @@ class CountedAppend:
     """
 
     MAX_FILES = 64  # two counters per file in one aggregate: beyond this (a backlog), reading back is cheaper
+    INDEX = "_counted_file_index"
 
     def __init__(self, paths: list[str], wait: float = 10.0) -> None:
         self.paths = sorted(set(paths))
@@ -413,15 +414,16 @@ class CountedAppend:
     def attach(self, df: DataFrame) -> DataFrame:
         if not self.paths or len(self.paths) > self.MAX_FILES:
             return df
-        index = F.create_map(*itertools.chain.from_iterable(
-            (F.lit(p), F.lit(i)) for i, p in enumerate(self.paths)))[F.col("_source_file")]
-        bad = F.col("_corrupt_reason").isNotNull()
+        # The file's position is looked up once per row, then compared as an int by each file's two counters.
+        df = df.withColumn(self.INDEX, F.create_map(*itertools.chain.from_iterable(
+            (F.lit(p), F.lit(i)) for i, p in enumerate(self.paths)))[F.col("_source_file")])
+        index, bad = F.col(self.INDEX), F.col("_corrupt_reason").isNotNull()
         metrics = [F.count(F.lit(1)).alias("rows")]
         for i in range(len(self.paths)):
             metrics += [F.count(F.when(index == i, 1)).alias(f"n{i}"),
                         F.count(F.when((index == i) & bad, 1)).alias(f"b{i}")]
         self.observation = Observation()
-        return df.observe(self.observation, *metrics)
+        return df.observe(self.observation, *metrics).drop(self.INDEX)
 
     def counts(self) -> dict[str, tuple[int, int]] | None:
         if self.observation is None:
