@@ -19,13 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from bench.common import BENCH_SECRET_KEY, bench_config, write_results  # noqa: E402
+from bench.orchestration import timed  # noqa: E402
 
 LANES = {"spark35": PROJECT / ".venv", "spark4": PROJECT / ".venv-spark4"}
 
@@ -38,11 +38,8 @@ def lane_versions(venv: Path) -> dict:
 
 
 def run_lane(venv: Path, root: Path, select: str, env: dict) -> float:
-    t0 = time.perf_counter()
-    with open(root / "run.log", "w") as log:
-        subprocess.run([str(venv / "bin" / "lakehouse"), "run", "--root", str(root), "--select", select, "--quiet"],
-                       env=env, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - t0
+    return timed([str(venv / "bin" / "lakehouse"), "run", "--root", str(root), "--select", select, "--quiet"],
+                 env, root / "run.log")
 
 
 def main() -> int:
