@@ -74,8 +74,8 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
     missing = []
     for t in tables:
         db = cfg.database(t.layer)
-        if db not in existing:
-            existing[db] = {row.name for row in spark.catalog.listTables(db)}
+        if db not in existing:  # names only: catalog.listTables also loads every table's metadata (seconds)
+            existing[db] = {r.tableName for r in spark.sql(f"SHOW TABLES IN {db}").collect() if not r.isTemporary}
         name = qualified(cfg, t)
         if t.name not in existing[db]:
             missing.append(t)
@@ -84,8 +84,10 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
             _ensure_constraints(spark, name, t)
             _CHECKED.add((app, name))
 
+    locations = {db: database_location(spark, db) for db in {cfg.database(t.layer) for t in missing}}
+
     def create(t: Table) -> str:
-        clear_interrupted_create(spark, cfg.database(t.layer), t.name)
+        clear_interrupted_create(spark, cfg.database(t.layer), t.name, locations[cfg.database(t.layer)])
         spark.sql(create_table_sql(cfg, t))  # constraints included
         return qualified(cfg, t)
 
@@ -99,7 +101,12 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
 FIRST_COMMIT = "00000000000000000000."
 
 
-def clear_interrupted_create(spark: SparkSession, db: str, name: str) -> None:
+def database_location(spark: SparkSession, db: str) -> str | None:
+    row = spark.sql(f"DESCRIBE DATABASE {db}").where("info_name = 'Location'").first()
+    return row["info_value"] if row else None
+
+
+def clear_interrupted_create(spark: SparkSession, db: str, name: str, location: str | None = None) -> None:
     """Remove what a CREATE TABLE killed halfway left in a managed table's folder, so it can be created again.
 
     Delta writes the table's first commit before the metastore learns of the table. A process killed in
@@ -107,8 +114,8 @@ def clear_interrupted_create(spark: SparkSession, db: str, name: str) -> None:
     (DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION). A folder holding only that first commit has no data and is
     removed; anything more is left alone with a clear error. Local warehouses only.
     """
-    location = spark.sql(f"DESCRIBE DATABASE {db}").where("info_name = 'Location'").first()
-    url = urlparse(location["info_value"]) if location else None
+    location = location or database_location(spark, db)
+    url = urlparse(location) if location else None
     if url is None or url.scheme not in ("", "file"):
         return
     folder = Path(unquote(url.path)) / name
