@@ -1,11 +1,13 @@
-"""The whole pipeline (bronze, silver, gold) under faults: SIGKILL at random points, two runs at once, a job that
+"""The whole pipeline (bronze, silver, gold) under faults: SIGKILL at chosen points, two runs at once, a job that
 raises midway. After each, a normal rerun (or --resume) must leave the lake exactly as a clean run leaves it.
 
 In CI the runs select `+gold_fact_transaction` (13 of the 28 jobs: every layer, the customer and payment side)
 and try 1 kill point; `bench/faults.py` selects bronze, silver and gold whole and tries 10
-(`LAKEHOUSE_FAULT_SELECT`, `LAKEHOUSE_KILLS`). A kill point is a count of Delta commits under the warehouse (the
-clean run's commits split into equal slices, a seeded random place in each), then a random delay under 0.3 s:
-that spreads the kills over table creation, bronze, silver and gold whatever the machine's speed.
+(`LAKEHOUSE_FAULT_SELECT`, `LAKEHOUSE_KILLS`). The first kill lands in the middle of bronze ingestion, once two
+bronze tables hold their first append (where exactly-once is at stake: some files in bronze, some not, a ledger
+half written); the others at a count of Delta commits under the warehouse (the clean run's commits split into
+equal slices, a seeded random place in each), which spreads them over table creation, bronze, silver and gold
+whatever the machine's speed. Each kill then waits a random delay under 0.3 s.
 `LAKEHOUSE_FAULT_LOG`, if set, gets one JSON line per kill.
 """
 
@@ -83,11 +85,21 @@ def commits(root: Path) -> int:
     return sum(delta_commits(table) for table in (root / "warehouse").glob("*.db/*"))
 
 
-def kill_points(total: int, n: int) -> list[tuple[int, float]]:
-    """`n` (commit count, delay) pairs: one in each of n equal slices of a run making `total` commits."""
+def bronze_appended(root: Path) -> int:
+    """Bronze tables holding at least one commit after their creation."""
+    return sum(delta_commits(table) > 1 for table in (root / "warehouse" / "bronze.db").glob("*"))
+
+
+MID_BRONZE = 2  # the first kill: once this many bronze tables hold their first append
+
+
+def kill_points(total: int, n: int) -> list[tuple[int | None, float]]:
+    """`n` (commit count, delay) pairs. The first count is None: kill mid-bronze (`MID_BRONZE`). The others fall
+    one in each of n - 1 equal slices of a run making `total` commits."""
     rng = random.Random(20261127)
-    return [(max(1, round(total * (i + rng.uniform(0.15, 0.85)) / n)), round(rng.uniform(0, 0.3), 2))
-            for i in range(n)]
+    return [(None, round(rng.uniform(0, 0.3), 2))] + [
+        (max(1, round(total * (i + rng.uniform(0.15, 0.85)) / (n - 1))), round(rng.uniform(0, 0.3), 2))
+        for i in range(n - 1)]
 
 
 @pytest.mark.parametrize("index", range(KILLS))
@@ -96,11 +108,15 @@ def test_sigkill_at_a_random_point_then_a_rerun_gives_the_clean_lake(spark, land
     root = new_lake(landing, tmp_path)
     proc = start("run", "--select", SELECT, root=root)
     t0 = time.monotonic()
-    killed = kill_when(proc, lambda: commits(root) >= at, delay=delay, timeout=1200)
+    ready = (lambda: bronze_appended(root) >= MID_BRONZE) if at is None else (lambda: commits(root) >= at)
+    killed = kill_when(proc, ready, delay=delay, timeout=1200)
     killed_after = time.monotonic() - t0
+    at_commit = commits(root)
     output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     running = [line for line in output.splitlines() if line.startswith("[")]
-    assert killed, f"the run ended before its commit {at}"
+    assert killed, f"the run ended before its kill point ({at or f'{MID_BRONZE} bronze tables appended'})"
+    if at is None:  # mid-bronze indeed: not every bronze table had its append yet
+        assert MID_BRONZE <= bronze_appended(root) < len(list((clean["root"] / "warehouse" / "bronze.db").glob("*")))
     t1 = time.monotonic()
     rerun = lakehouse("run", "--select", SELECT, root=root, timeout=1200)
     rerun_seconds = time.monotonic() - t1
@@ -109,7 +125,7 @@ def test_sigkill_at_a_random_point_then_a_rerun_gives_the_clean_lake(spark, land
     dups = duplicate_keys(spark, root)
     if os.environ.get("LAKEHOUSE_FAULT_LOG"):
         with open(os.environ["LAKEHOUSE_FAULT_LOG"], "a") as fh:
-            fh.write(json.dumps({"kill": index + 1, "at_commit": at, "of_commits": commits(clean["root"]),
+            fh.write(json.dumps({"kill": index + 1, "at_commit": at_commit, "of_commits": commits(clean["root"]),
                                  "killed_after_seconds": round(killed_after, 1), "last_started": running[-1:],
                                  "recovered": [line.strip() for line in rerun.stderr.splitlines()
                                                if "interrupted" in line or "recovering" in line],
