@@ -29,6 +29,12 @@ def qualified(cfg: Config, table: Table | str) -> str:
     return f"{valid_identifier(cfg.database(t.layer), 'database')}.{valid_identifier(t.name, 'table')}"
 
 
+def table_names(spark: SparkSession, db: str) -> set[str]:
+    """The tables of an existing database, by name. SHOW TABLES reads names only; catalog.listTables also loads
+    every table's metadata (seconds in a fresh process)."""
+    return {r.tableName for r in spark.sql(f"SHOW TABLES IN {db}").collect() if not r.isTemporary}
+
+
 def ensure_databases(spark: SparkSession, cfg: Config) -> None:
     existing = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
     for layer in lakedb.LAYERS:
@@ -74,8 +80,8 @@ def ensure_tables(spark: SparkSession, cfg: Config, tables: Iterable[Table] | No
     missing = []
     for t in tables:
         db = cfg.database(t.layer)
-        if db not in existing:  # names only: catalog.listTables also loads every table's metadata (seconds)
-            existing[db] = {r.tableName for r in spark.sql(f"SHOW TABLES IN {db}").collect() if not r.isTemporary}
+        if db not in existing:
+            existing[db] = table_names(spark, db)
         name = qualified(cfg, t)
         if t.name not in existing[db]:
             missing.append(t)
@@ -106,15 +112,14 @@ def database_location(spark: SparkSession, db: str) -> str | None:
     return row["info_value"] if row else None
 
 
-def clear_interrupted_create(spark: SparkSession, db: str, name: str, location: str | None = None) -> None:
+def clear_interrupted_create(spark: SparkSession, db: str, name: str, location: str | None) -> None:
     """Remove what a CREATE TABLE killed halfway left in a managed table's folder, so it can be created again.
 
     Delta writes the table's first commit before the metastore learns of the table. A process killed in
     between leaves a folder the catalog does not know, and Spark then refuses to create the table there
     (DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION). A folder holding only that first commit has no data and is
-    removed; anything more is left alone with a clear error. Local warehouses only.
+    removed; anything more is left alone with a clear error. Local warehouses only (`location`: the database's).
     """
-    location = location or database_location(spark, db)
     url = urlparse(location) if location else None
     if url is None or url.scheme not in ("", "file"):
         return

@@ -18,7 +18,7 @@ from typing import Any
 
 import lakedb
 from lakedb.model import Table
-from lakehouse_core.catalog import qualified
+from lakehouse_core.catalog import qualified, table_names
 from lakehouse_core.config import Config
 
 MAX_BARS = 20
@@ -184,11 +184,7 @@ class _Lake:
         t = lakedb.table(table_id)
         db = self.cfg.database(t.layer)
         if db not in self._tables:
-            if not self.spark.catalog.databaseExists(db):
-                self._tables[db] = set()
-            else:  # SHOW TABLES reads names only; catalog.listTables also loads every table's metadata
-                self._tables[db] = {r.tableName for r in self.spark.sql(f"SHOW TABLES IN {db}").collect()
-                                    if not r.isTemporary}
+            self._tables[db] = table_names(self.spark, db) if self.spark.catalog.databaseExists(db) else set()
         return t.name in self._tables[db]
 
     def name(self, table_id: str) -> str:

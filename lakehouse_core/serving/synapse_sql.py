@@ -194,12 +194,11 @@ def _normalized_location(path: str) -> str:
 def table_readability_problems(spark, cfg: Config, tables: Iterable[Table] | None = None) -> list[str]:
     """The same check against the real tables (SHOW TBLPROPERTIES), plus: each table sits in the folder
     the views read (`<gold folder>/<table>/`)."""
-    from lakehouse_core.catalog import qualified
+    from lakehouse_core.catalog import qualified, table_names
 
     problems = []
     gold = valid_identifier(cfg.database("gold"), "database")
-    existing = ({r.tableName for r in spark.sql(f"SHOW TABLES IN {gold}").collect() if not r.isTemporary}
-                if spark.catalog.databaseExists(gold) else set())
+    existing = table_names(spark, gold) if spark.catalog.databaseExists(gold) else set()
     for t in gold_tables() if tables is None else tables:
         name = qualified(cfg, t)
         if t.name not in existing:
