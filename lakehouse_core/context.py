@@ -2,14 +2,65 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+import lakedb
 from lakehouse_core.catalog import qualified
 from lakehouse_core.config import Config
+
+
+def append_rows(spark: SparkSession, name: str, table_id: str, rows: list[tuple]) -> None:
+    """Append rows (tuples in the model's column order) to the table `name` modelled by `table_id`: one commit."""
+    if rows:
+        spark.createDataFrame(rows, lakedb.table(table_id).spark_schema()).write.format("delta").mode("append") \
+            .saveAsTable(name)
+
+
+class DeferredAppends:
+    """Ops rows the jobs of one run hand over, appended together: one commit per table, not one per job.
+
+    Each ops commit costs about half a second however few its rows, and a run of small jobs made dozens.
+    The runner flushes before a job of another layer starts (a later layer may read them), after a failure and
+    at the end of the run. Tables flushed `last` (a job's commit point, e.g. ops.silver_watermark) are written
+    after all the others: a process killed in between leaves an attempt without its commit point, which the
+    job's next run undoes, never a commit point without the rows it vouches for.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], list[tuple]] = {}
+        self._last: set[str] = set()
+        self._layers: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, name: str, table_id: str, rows: list[tuple], layer: str, last: bool = False) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self._rows.setdefault((name, table_id), []).extend(rows)
+            self._layers.add(layer)
+            if last:
+                self._last.add(name)
+
+    def pending_from_other_layer(self, layer: str) -> bool:
+        with self._lock:
+            return bool(self._layers - {layer})
+
+    def flush(self, spark: SparkSession) -> int:
+        """Write everything pending with `spark`; returns the number of commits. Held locked: a job that starts
+        meanwhile waits for the rows it may read."""
+        with self._lock:
+            order = sorted(self._rows, key=lambda k: k[0] in self._last)  # stable: otherwise first added first
+            for name, table_id in order:
+                append_rows(spark, name, table_id, self._rows[(name, table_id)])
+                del self._rows[(name, table_id)]
+            self._layers.clear()
+            self._last.clear()
+            return len(order)
 
 
 @dataclass
@@ -28,11 +79,31 @@ class JobContext:
     job: str = ""
     full_refresh: bool = False
     log: Callable[[str], None] = print
-    # Earlier runs on this root that did not end `succeeded` (run id, start time), as ops.run_log had them when
-    # the runner started this run; None when the job is called outside the runner (nothing known: assume any).
+    # Earlier runs on this root that did not end `succeeded` (run id, start time), as ops.run_log has them during
+    # this run (runs are serialised per root); None when the job is called outside the runner (nothing known: assume any).
     # Only such a run can have left a job's writes half done, so a job may skip its recovery check without one.
-    unclean_runs: tuple[tuple[str, Any], ...] | None = None
+    # The runner passes a function that reads them on first use (a run of bronze jobs never needs them).
+    unclean_runs: tuple[tuple[str, Any], ...] | Callable[[], tuple[tuple[str, Any], ...]] | None = None
+    layer: str = ""
+    # The runner's buffer for ops rows (one commit per table and run); None outside the runner: written at once.
+    deferred: DeferredAppends | None = None
+    # Lookups the jobs of one run share (e.g. the bronze ledger as the run found it); a fresh dict per run.
+    run_cache: dict[str, Any] = field(default_factory=dict)
 
     def table(self, table_id: str) -> str:
         """`layer.name` from the model → the environment's `database.table`."""
         return qualified(self.cfg, table_id)
+
+    def earlier_unclean_runs(self) -> tuple[tuple[str, Any], ...] | None:
+        """`unclean_runs`, read now if the runner passed a reader."""
+        if callable(self.unclean_runs):
+            self.unclean_runs = self.unclean_runs()
+        return self.unclean_runs
+
+    def append_ops(self, table_id: str, rows: list[tuple], last: bool = False) -> None:
+        """Append ops rows: with the run's other ops rows when the runner buffers them, else now.
+        `last`: the job's commit point, written after its other ops rows."""
+        if self.deferred is not None:
+            self.deferred.add(self.table(table_id), table_id, rows, self.layer, last)
+        else:
+            append_rows(self.spark, self.table(table_id), table_id, rows)

@@ -13,11 +13,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -25,9 +26,11 @@ import lakedb
 from lakehouse_core import __version__
 from lakehouse_core.catalog import ensure_tables, qualified
 from lakehouse_core.config import Config, ensure_local_root, is_remote
-from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.context import DeferredAppends, JobContext, JobResult, append_rows
 from lakehouse_core.errors import JobFailed, LakehouseError, RunLocked
 from lakehouse_core.manifest import Manifest
+
+T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -175,6 +178,18 @@ def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.dateti
     return tuple((r.run_id, r.started_at) for r in runs.select("run_id", "started_at").collect())
 
 
+def once(read: Callable[[], T]) -> Callable[[], T]:
+    """`read`, called on the first call only (by whichever job thread comes first); later calls get its value."""
+    lock, value = threading.Lock(), []
+
+    def get() -> T:
+        with lock:
+            if not value:
+                value.append(read())
+            return value[0]
+    return get
+
+
 class RunRecorder:
     """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit (about a second).
 
@@ -192,9 +207,9 @@ class RunRecorder:
         self._lock = threading.Lock()
 
     def _append(self, table_id: str, rows: list[dict]) -> None:
-        t = lakedb.table(table_id)
-        df = self.spark.createDataFrame([tuple(row.get(c) for c in t.column_names) for row in rows], t.spark_schema())
-        df.write.format("delta").mode("append").saveAsTable(qualified(self.cfg, t))
+        columns = lakedb.table(table_id).column_names
+        append_rows(self.spark, qualified(self.cfg, table_id), table_id,
+                    [tuple(row.get(c) for c in columns) for row in rows])
 
     def run_started(self, run_id: str, command: str, selection: str | None, full_refresh: bool,
                     planned: list[str]) -> None:
@@ -314,8 +329,9 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     workers = parallel_jobs(cfg, parallel)
     ensure_tables(spark, cfg, tables_written(manifest, names))
     recorder = RunRecorder(spark, cfg)
+    deferred, run_cache = DeferredAppends(), {}
     run_id = run_id or new_run_id()
-    unclean = unclean_runs(spark, cfg)
+    unclean = once(lambda: unclean_runs(spark, cfg))  # read by the first job that asks (silver's recovery check)
     recorder.run_started(run_id, command, selection, full_refresh, names)
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
@@ -330,11 +346,13 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
                        text=f"[{index[name]}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
         started, t0 = utcnow(), time.perf_counter()
         ctx = TrackedContext(spark=session, cfg=cfg, run_id=run_id, job=name, full_refresh=full_refresh,
-                             unclean_runs=unclean,
+                             unclean_runs=unclean, layer=job.layer, deferred=deferred, run_cache=run_cache,
                              log=lambda msg, _n=name: reporter.event("job_progress", job=_n, message=msg,
                                                                      text=f"    {prefix}{msg}"))
         try:
             activate(session)
+            if deferred.pending_from_other_layer(job.layer):  # what an upstream layer recorded, before it is read
+                deferred.flush(session)
             session.sparkContext.setJobGroup(name, f"lakehouse {name}")
             session.conf.set(USER_METADATA, commit_tag(name, run_id))
             try:
@@ -397,6 +415,15 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
                         failure = (name, exc)
 
     outcomes = [finished[n] for n in names if n in finished]
+    # The jobs' buffered ops rows and their results go to different tables: written side by side.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-ops") as pool:
+        ops_rows = pool.submit(lambda: (activate(spark), deferred.flush(spark)))
+        recorder.flush()
+        try:
+            ops_rows.result()
+        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure below
+            failure = failure or ("(ops rows of the run)", exc)
+            finished.setdefault(failure[0], JobOutcome(failure[0], "ops", "failed", error=one_line(exc)))
     if failure is not None:
         name, exc = failure
         reason = finished[name].error

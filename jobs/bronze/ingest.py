@@ -30,7 +30,7 @@ from pyspark.sql.types import MapType, StringType, StructField, StructType
 import lakedb
 from lakedb.bronze import bronze_table
 from lakedb.sources import Source, source
-from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.context import JobContext, JobResult, append_rows
 from lakehouse_core.fs import FileInfo, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
 from lakehouse_core.runner import utcnow
@@ -358,8 +358,7 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
     the bronze commit and the ledger commit. Every run recovers before it appends, so only the latest append
     can be such an orphan; Delta's history names its run (the runner tags every commit with it).
     """
-    rows = (spark.table(ctx.table("ops.ingested_file")).where(F.col("source") == src.name)
-            .select("file", "size_bytes", "run_id", "ingested_at").collect())
+    rows = ledger(ctx).get(src.name, [])
     known = {r.file: r.size_bytes for r in rows}
     suspect = last_append_run(spark, table)
     if suspect is None or suspect in {r.run_id for r in rows}:  # no append yet, or the last one is in the ledger
@@ -373,17 +372,41 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
     return known, in_bronze - set(known)
 
 
+def ledger(ctx: JobContext) -> dict[str, list]:
+    """ops.ingested_file per source, read once per run: the bronze jobs of a run share one read.
+
+    A source's rows are written only by its own job, once per run, so the run's first read holds every row an
+    earlier run recorded for each source.
+    """
+    with _LEDGER_LOCK:  # two jobs starting together: the second waits for the first one's read
+        if "bronze_ledger" not in ctx.run_cache:
+            by_source: dict[str, list] = defaultdict(list)
+            for r in ctx.spark.table(ctx.table("ops.ingested_file")).select(
+                    "source", "file", "size_bytes", "run_id", "ingested_at").collect():
+                by_source[r.source].append(r)
+            ctx.run_cache["bronze_ledger"] = dict(by_source)
+        return ctx.run_cache["bronze_ledger"]
+
+
+_LEDGER_LOCK = threading.Lock()
+
+
 APPENDS = ("WRITE", "STREAMING UPDATE")
 # Commits that change only the table's definition: a history of nothing else is an empty table's.
 DEFINITION_ONLY = frozenset({"CREATE TABLE", "ADD CONSTRAINT", "DROP CONSTRAINT", "SET TBLPROPERTIES",
                              "UNSET TBLPROPERTIES", "ADD COLUMNS", "CHANGE COLUMN", "UPGRADE PROTOCOL"})
 HISTORY_DEPTH = 50  # maintenance adds three commits a day; a run's append is always within the last few
+HISTORY_FIRST = 4
 
 
 def last_append_run(spark: SparkSession, table: str) -> str | None:
     """The run id of the table's latest append ('' when it is untagged); None when it has no append."""
-    history = spark.sql(f"DESCRIBE HISTORY {table} LIMIT {HISTORY_DEPTH}").select(
-        "version", "operation", "userMetadata").collect()
+    history = []
+    for depth in (HISTORY_FIRST, HISTORY_DEPTH):  # the last few commits first: each is a file read
+        history = spark.sql(f"DESCRIBE HISTORY {table} LIMIT {depth}").select(
+            "version", "operation", "userMetadata").collect()
+        if len(history) < depth or any(h.operation in APPENDS for h in history):
+            break
     for h in history:
         if h.operation in APPENDS:
             try:
@@ -470,10 +493,14 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         still_there = [by_path[p] for p in sorted(orphaned) if p in by_path]
         _, recovered_flags = (read_new_files(spark, src, still_there, secret_key(ctx.cfg) if src.secrets else None)
                               if still_there else (None, {}))
+        recovered = []
         for path in sorted(orphaned):
             n, bad = counts.get(path, (0, 0))
             f = by_path.get(path)
-            ledger_rows.append(_ledger_row(src, path, f, n, bad, recovered_flags.get(path, []), ctx.run_id, now))
+            recovered.append(_ledger_row(src, path, f, n, bad, recovered_flags.get(path, []), ctx.run_id, now))
+        # Committed now, not with this run's own rows: once this run appends to bronze, its append is the latest
+        # one, and only the latest append is checked against the ledger.
+        append_rows(spark, ledger_table, "ops.ingested_file", recovered)
     new = [f for f in files if f.path not in known and f.path not in orphaned]
     ctx.log(f"{src.name}: {len(files)} file(s) in landing, {len(new)} new")
     # Like Auto Loader (without allowOverwrites), a file is read once: one rewritten in place is not read again.
@@ -502,10 +529,7 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
             rows_written += n - bad
             rows_bad += bad
             ledger_rows.append(_ledger_row(src, f.path, f, n, bad, flags.get(f.path, []), ctx.run_id, now))
-    if ledger_rows:
-        ledger = lakedb.table("ops.ingested_file")
-        spark.createDataFrame(ledger_rows, ledger.spark_schema()).write.format("delta").mode("append") \
-            .saveAsTable(ledger_table)
+    ctx.append_ops("ops.ingested_file", ledger_rows)  # after the bronze append, as its record
     return JobResult(rows_read=rows_written + rows_bad, rows_written=rows_written, rows_quarantined=rows_bad,
                      detail={"files_new": len(new), "files_recovered": len(orphaned),
                              **({"files_changed_after_ingestion": len(changed)} if changed else {})})

@@ -21,7 +21,6 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
-import lakedb
 from lakehouse_core.context import JobContext
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
@@ -149,13 +148,11 @@ class Inputs:
 
     def commit(self) -> None:
         """Record the versions processed (one appended row per input that moved); call after the writes."""
-        spark, ctx = self.ctx.spark, self.ctx
+        ctx = self.ctx
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        rows = [(ctx.job, t, v, ctx.run_id, now) for t, v in self.now.items()
-                if ctx.full_refresh or self.last.get(t) != v]
-        if rows:
-            spark.createDataFrame(rows, lakedb.table("ops.gold_watermark").spark_schema()) \
-                .write.format("delta").mode("append").saveAsTable(ctx.table("ops.gold_watermark"))
+        # Under the runner, committed with the run's other ops rows (a run killed first recomputes the same rows).
+        ctx.append_ops("ops.gold_watermark", [(ctx.job, t, v, ctx.run_id, now) for t, v in self.now.items()
+                                              if ctx.full_refresh or self.last.get(t) != v], last=True)
         for df in self._cached:
             df.unpersist()
         self._cached.clear()

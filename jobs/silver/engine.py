@@ -12,9 +12,11 @@ Steps, each accounted for per bronze table and batch in ops.batch_outcome (the c
 6. apply the rest in batch order (jobs.silver.history): MERGE into silver, or an append when every row
    written is new; count accepted and duplicates.
 
-The job's last commit is its ops.silver_watermark row. An attempt that died before it (SIGKILL, a failure)
-is undone first: the silver table is restored to the version before that attempt's commits (each carries
-its run id in Delta's userMetadata) and its ops rows are taken back, so the rerun counts every row once.
+The job's last commit is its ops.silver_watermark row (under the runner, the ops rows of a layer's jobs are
+committed together when the layer is done, the watermarks last: lakehouse_core.context.DeferredAppends).
+An attempt that died before it (SIGKILL, a failure) is undone first: the silver table is restored to the
+version before that attempt's commits (each carries its run id in Delta's userMetadata) and its ops rows are
+taken back, so the rerun counts every row once.
 """
 
 from __future__ import annotations
@@ -268,10 +270,8 @@ def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], vi
 
 
 def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple]) -> None:
-    if rows:
-        t = lakedb.table(table_id)
-        spark.createDataFrame(rows, t.spark_schema()).write.format("delta").mode("append").saveAsTable(
-            ctx.table(table_id))
+    """Ops rows of the job; under the runner they are committed with the run's others, the watermark last."""
+    ctx.append_ops(table_id, rows, last=table_id == "ops.silver_watermark")
 
 
 def ensure_conservation_view(ctx: JobContext, replace: bool = False) -> None:
@@ -318,11 +318,12 @@ def may_have_orphans(ctx: JobContext, marks: dict[str, Mark]) -> bool:
     attempt belongs to a run that did not end `succeeded`; one that started before the job's last successful
     run finished was undone (or never wrote) by that run. Outside the runner nothing is known: check.
     """
-    if ctx.unclean_runs is None:
+    unclean = ctx.earlier_unclean_runs()
+    if unclean is None:
         return True
     last_ok = max((m.updated_at for m in marks.values() if m.updated_at is not None), default=None)
     return any(run != ctx.run_id and (last_ok is None or started is None or started >= last_ok - CLOCK_SKEW)
-               for run, started in ctx.unclean_runs)
+               for run, started in unclean)
 
 
 def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:

@@ -28,7 +28,11 @@ TOY_JOBS = """
     PAIR = threading.Barrier(2, timeout=120)
 
 
-    def run(ctx, rows, fail_if=None, pair=None, solo=False):
+    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False):
+        if record:  # an ops row through the runner's buffer, after noting whose rows this job can read
+            wm = ctx.table("ops.gold_watermark")
+            SEEN[ctx.job] = sorted(r.job for r in ctx.spark.table(wm).collect())
+            ctx.append_ops("ops.gold_watermark", [(ctx.job, "t", rows, ctx.run_id, None)], last=True)
         if solo:  # how many solo jobs run at the same time
             RUNNING.append(ctx.job)
             MOST_AT_ONCE[0] = max(MOST_AT_ONCE[0], len(RUNNING))
@@ -230,3 +234,33 @@ def test_a_failure_records_the_results_waiting_with_it_before_the_run_ends(spark
                  run_id="run-f")
     # a and d wait; b's failure writes them with it; the skipped jobs follow in a second commit.
     assert job_run_commits(spark, lake_cfg) == [3, 2]
+
+
+def test_ops_rows_of_a_layer_are_committed_together_before_the_next_layer_starts(spark, lake_cfg, toy):
+    m = parse_manifest({
+        "a": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 1, "record": True}},
+        "d": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2, "record": True}},
+        "b": {"layer": "silver", "entry": toy.__name__, "args": {"rows": 3, "record": True}, "depends_on": ["a"]},
+        "e": {"layer": "gold", "entry": toy.__name__, "args": {"rows": 4, "record": True}, "depends_on": ["b"]},
+    })
+    run_jobs(spark, lake_cfg, m, ["a", "d", "b", "e"], reporter=Reporter(quiet=True, stream=io.StringIO()),
+             run_id="r", parallel=1)
+    assert {j: toy.SEEN[j] for j in "adbe"} == {"a": [], "d": [], "b": ["a", "d"], "e": ["a", "b", "d"]}
+    history = spark.sql(f"DESCRIBE HISTORY {lake_cfg.database('ops')}.gold_watermark").where("operation = 'WRITE'")
+    assert [int(r.operationMetrics["numOutputRows"]) for r in history.orderBy("version").collect()] == [2, 1, 1]
+
+
+def test_deferred_ops_rows_write_each_table_once_and_commit_points_last(monkeypatch):
+    from lakehouse_core import context
+
+    written = []
+    monkeypatch.setattr(context, "append_rows", lambda spark, name, table_id, rows: written.append((name, rows)))
+    deferred = context.DeferredAppends()
+    deferred.add("ops.wm", "ops.silver_watermark", [("j1",)], "silver", last=True)
+    deferred.add("ops.outcome", "ops.batch_outcome", [("j2", 1)], "silver")
+    deferred.add("ops.wm", "ops.silver_watermark", [("j2",)], "silver", last=True)
+    deferred.add("ops.dq", "ops.dq_result", [], "silver")
+    assert (deferred.pending_from_other_layer("silver"), deferred.pending_from_other_layer("gold")) == (False, True)
+    assert deferred.flush(None) == 2
+    assert written == [("ops.outcome", [("j2", 1)]), ("ops.wm", [("j1",), ("j2",)])]
+    assert (deferred.flush(None), deferred.pending_from_other_layer("gold")) == (0, False)

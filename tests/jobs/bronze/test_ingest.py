@@ -14,7 +14,7 @@ from jobs.bronze import ingest
 from lakedb.bronze import bronze_table
 from lakedb.sources import source
 from lakehouse_core.catalog import ensure_tables
-from lakehouse_core.context import JobContext
+from lakehouse_core.context import DeferredAppends, JobContext
 
 CUSTOMER_HEADER = "customer_id,date_of_birth,gender,email,username,Account_password,FName,LName"
 
@@ -142,6 +142,33 @@ def test_a_ledger_row_recovered_after_a_crash_equals_the_first_one(spark, cfg):
     assert spark.table(ledger).select(*cols).collect() == first
     assert first[0].flags == ["crlf", "extra_columns", "missing_columns"]
     assert spark.table(f"{cfg.database('bronze')}.crm_the_address").count() == 1
+
+
+def test_two_runs_killed_before_their_ledger_commit_still_ingest_every_row_once(spark, cfg):
+    """Under the runner the ledger rows wait for the run's end; a run killed before leaves bronze ahead of the
+    ledger. The next run commits what it recovers at once, so a second kill (after its own append) loses nothing."""
+    src = "crm/Customer_phone"
+    ensure_tables(spark, cfg, [bronze_table(source(src)), *(t for t in lakedb.TABLES if t.layer == "ops")])
+
+    def killed_run(run_id):  # rows handed to the runner's buffer, which is never flushed: the process died
+        ctx = JobContext(spark=spark, cfg=cfg, run_id=run_id, job="t", log=lambda m: None, layer="bronze",
+                         deferred=DeferredAppends())
+        return ingest.run(ctx, src)
+
+    land(cfg, src, "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n5550002222,2\n")
+    assert killed_run("r1").rows_written == 2
+    land(cfg, src, "2025-01-02", "p2.csv", b"phone,customer_id\n5550003333,3\n")
+    second = killed_run("r2")
+    assert (second.rows_written, second.detail["files_recovered"]) == (1, 1)
+    land(cfg, src, "2025-01-03", "p3.csv", b"phone,customer_id\n5550004444,4\n")
+    third = ingest_source(spark, cfg, src, "r3")
+    assert (third.rows_written, third.detail) == (1, {"files_new": 1, "files_recovered": 1})
+    bronze = spark.table(f"{cfg.database('bronze')}.crm_customer_phone")
+    assert sorted((r.customer_id, r._run_id) for r in bronze.collect()) == [
+        ("1", "r1"), ("2", "r1"), ("3", "r2"), ("4", "r3")]
+    ledger = spark.table(f"{cfg.database('ops')}.ingested_file").where(F.col("source") == src)
+    assert sorted((Path(r.file).name, r.rows_written, r.run_id) for r in ledger.collect()) == [
+        ("p1.csv", 2, "r2"), ("p2.csv", 1, "r3"), ("p3.csv", 1, "r3")]
 
 
 def test_files_whose_names_need_escaping_are_counted_and_never_read_twice(spark, cfg):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 from jobs.silver.engine import Mark, may_have_orphans
+from lakehouse_core.context import JobContext
 
 T = dt.datetime(2026, 11, 28, 3, 0)
 
 
 def ctx(unclean, run_id="now"):
-    return SimpleNamespace(unclean_runs=unclean, run_id=run_id)
+    return JobContext(spark=None, cfg=None, run_id=run_id, unclean_runs=unclean)
 
 
 def marks(updated_at):
@@ -40,3 +40,10 @@ def test_a_job_that_never_succeeded_checks_any_failed_run_but_not_the_current_on
     assert may_have_orphans(ctx((("old", T - dt.timedelta(days=9)),)), {}) is True
     assert may_have_orphans(ctx((("now", T),), run_id="now"), {}) is False
     assert may_have_orphans(ctx((("undated", None),)), marks(T)) is True
+
+
+def test_the_runners_reader_of_unclean_runs_is_called_on_first_use_only():
+    calls = []
+    c = ctx(lambda: calls.append(1) or (("late", T + dt.timedelta(hours=1)),))
+    assert calls == []
+    assert (may_have_orphans(c, marks(T)), may_have_orphans(c, marks(T)), calls) == (True, True, [1])
