@@ -80,7 +80,8 @@ class JobContext:
     full_refresh: bool = False
     log: Callable[[str], None] = print
     # Earlier runs on this root that did not end `succeeded` (run id, start time), as ops.run_log has them during
-    # this run (runs are serialised per root); None when the job is called outside the runner (nothing known: assume any).
+    # this run (runs are serialised per root); None when the job is called outside the runner (nothing known:
+    # assume any).
     # Only such a run can have left a job's writes half done, so a job may skip its recovery check without one.
     # The runner passes a function that reads them on first use (a run of bronze jobs never needs them).
     unclean_runs: tuple[tuple[str, Any], ...] | Callable[[], tuple[tuple[str, Any], ...]] | None = None

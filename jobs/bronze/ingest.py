@@ -33,7 +33,7 @@ from lakedb.sources import Source, source
 from lakehouse_core.context import JobContext, JobResult, append_rows
 from lakehouse_core.fs import FileInfo, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
-from lakehouse_core.runner import utcnow
+from lakehouse_core.runner import once, utcnow
 from lakehouse_core.secrets import secret_key
 
 BOM = b"\xef\xbb\xbf"
@@ -378,17 +378,15 @@ def ledger(ctx: JobContext) -> dict[str, list]:
     A source's rows are written only by its own job, once per run, so the run's first read holds every row an
     earlier run recorded for each source.
     """
-    with _LEDGER_LOCK:  # two jobs starting together: the second waits for the first one's read
-        if "bronze_ledger" not in ctx.run_cache:
-            by_source: dict[str, list] = defaultdict(list)
-            for r in ctx.spark.table(ctx.table("ops.ingested_file")).select(
-                    "source", "file", "size_bytes", "run_id", "ingested_at").collect():
-                by_source[r.source].append(r)
-            ctx.run_cache["bronze_ledger"] = dict(by_source)
-        return ctx.run_cache["bronze_ledger"]
+    def read() -> dict[str, list]:
+        by_source: dict[str, list] = defaultdict(list)
+        for r in ctx.spark.table(ctx.table("ops.ingested_file")).select(
+                "source", "file", "size_bytes", "run_id", "ingested_at").collect():
+            by_source[r.source].append(r)
+        return dict(by_source)
 
-
-_LEDGER_LOCK = threading.Lock()
+    # Two jobs starting together: the second waits for the first one's read.
+    return ctx.run_cache.setdefault("bronze_ledger", once(read))()
 
 
 APPENDS = ("WRITE", "STREAMING UPDATE")
