@@ -42,6 +42,8 @@ SECRET_LIKE = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
 REDACTED = "<redacted>"
 LINE_END = re.compile(rb"\r\n|\r|\n")
 BATCH_FOLDER = re.compile(r"batch=(\d{4}-\d{2}-\d{2})")
+# Per-file values (batch day, counters) are looked up per row for up to this many files: the lookup scans them all.
+LOOKUP_FILES = 64
 
 
 @dataclass
@@ -195,6 +197,10 @@ def data_lines(spark: SparkSession, files: list[str]) -> DataFrame:
 def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Column, raw: Column,
            rescued: Column, missing: Column, header: Header, key: str | None) -> DataFrame:
     """Bronze's columns (without run metadata); a line that failed keeps only its redacted, sealed raw text."""
+    # The reason is worked out once per row, in a projection of its own: used inline, Spark would evaluate it
+    # again for every column below (a different expression each time after optimisation, so never shared).
+    df = df.withColumn("_corrupt_reason", reason)
+    reason = F.col("_corrupt_reason")
     failed = reason.isNotNull()
     cols = [F.when(~failed | reason.isin("utf8_encoding"), values[c]).cast("string").alias(c) if c in values
             else F.lit(None).cast("string").alias(c) for c in src.kept_columns]
@@ -224,11 +230,14 @@ def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | No
     values = {c: F.col("_obj").getItem(c) for c in src.columns}
     reason = (F.when(_non_utf8(F.col("value")), "utf8_encoding")
               .when(F.col("_obj").isNull(), "valid_json"))
+    missing_arr = F.array_except(contract, keys)  # in the contract's order
+    # More keys than contract columns present: the object has extra keys. Checked first, so only such rows run
+    # the (interpreted) map filter.
+    has_extra = F.size("_obj") > F.lit(len(src.columns)) - F.size(missing_arr)
     extra = F.map_filter("_obj", lambda k, v: ~F.array_contains(contract, k))
     if src.secrets:
         extra = F.map_filter(extra, lambda k, v: ~k.rlike(SECRET_LIKE.pattern))
-    rescued = F.when(F.size(extra) > 0, F.to_json(extra))
-    missing_arr = F.filter(contract, lambda c: ~F.array_contains(keys, c))
+    rescued = F.when(has_extra & (F.size(extra) > 0), F.to_json(extra))
     missing = F.when(F.col("_obj").isNotNull() & (F.size(missing_arr) > 0), missing_arr)
     header = Header(names=list(src.columns), index={c: i for i, c in enumerate(src.columns)})
     return finish(lines, src, values, reason=reason, raw=F.col("value"), rescued=rescued, missing=missing,
@@ -305,11 +314,23 @@ def _read_bytes(spark: SparkSession, path: str) -> bytes:
     return spark.read.format("binaryFile").load(glob_escape(path)).select("content").first()[0]
 
 
-def with_ingestion_metadata(df: DataFrame, run_id: str, ingested_at: dt.datetime) -> DataFrame:
-    # try_cast: a folder such as batch=2025-13-45 (or none) gives null, also under ANSI mode (Spark 4's default).
+def with_ingestion_metadata(df: DataFrame, run_id: str, ingested_at: dt.datetime, paths: list[str] = ()) -> DataFrame:
+    """Adds _batch, _ingested_at and _run_id.
+
+    `_batch` is the day the file's batch=YYYY-MM-DD folder names, else the ingestion day (a folder such as
+    batch=2025-13-45 too). For the files in `paths` the day is worked out here, once per file, and looked up per
+    row (a regular expression per row cost more than the rest of the ingestion columns); other rows parse their path.
+    """
+    today = ingested_at.date()
     day = F.regexp_extract("_source_file", BATCH_FOLDER.pattern, 1)
-    return (df.withColumn("_batch", F.when(day != "", day))
-            .withColumn("_batch", F.coalesce(F.expr("try_cast(_batch AS DATE)"), F.lit(ingested_at.date())))
+    # try_cast: an impossible day gives null, also under ANSI mode (Spark 4's default).
+    df = df.withColumn("_batch", F.when(day != "", day))
+    batch = [F.expr("try_cast(_batch AS DATE)"), F.lit(today)]
+    by_file = sorted(set(paths))
+    if 0 < len(by_file) <= LOOKUP_FILES:
+        batch.insert(0, F.create_map(*itertools.chain.from_iterable(
+            (F.lit(p), F.lit(batch_of(p) or today)) for p in by_file))[F.col("_source_file")])
+    return (df.withColumn("_batch", F.coalesce(*batch))
             .withColumn("_ingested_at", F.lit(ingested_at))
             .withColumn("_run_id", F.lit(run_id)))
 
@@ -424,7 +445,7 @@ class CountedAppend:
     add up to the rows written, `counts()` returns None and the caller counts from the table instead.
     """
 
-    MAX_FILES = 64  # two counters per file in one aggregate: beyond this (a backlog), reading back is cheaper
+    MAX_FILES = LOOKUP_FILES  # two counters per file in one aggregate: beyond this (a backlog), reading back is cheaper
     INDEX = "_counted_file_index"
 
     def __init__(self, paths: list[str], wait: float = 10.0) -> None:
@@ -514,7 +535,7 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         df, flags = read_new_files(spark, src, new, key)
         if df is not None:
             target = lakedb.table(bronze_table(src).id)
-            out = with_ingestion_metadata(df, ctx.run_id, now).select(*target.column_names)
+            out = with_ingestion_metadata(df, ctx.run_id, now, [f.path for f in new]).select(*target.column_names)
             counted = CountedAppend([f.path for f in new])
             counted.attach(out).write.format("delta").mode("append").saveAsTable(table)
             counts = counted.counts()

@@ -259,6 +259,21 @@ def test_a_batch_folder_naming_no_real_day_falls_back_to_the_ingestion_day(spark
     assert batches == {"5550001111": today, "5550002222": dt.date(2025, 1, 2), "5550003333": today}
 
 
+def test_the_batch_day_looked_up_per_file_equals_the_day_parsed_from_each_row(spark):
+    files = ["file:/l/s/batch=2025-01-02/a.csv", "file:/l/s/batch=2025-13-45/b.csv", "file:/l/s/loose.csv",
+             "file:/l/s/batch=2025-01-03/c%2Bd.csv"]
+    df = spark.createDataFrame([(f,) for f in files], "_source_file string")
+    at = dt.datetime(2026, 1, 5, 12, 0)
+    parsed = ingest.with_ingestion_metadata(df, "r9", at)
+    # The last file is not in the list: its row parses its path, beside the looked-up ones.
+    looked_up = ingest.with_ingestion_metadata(df, "r9", at, files[:3])
+    expected = spark.createDataFrame(
+        [(f, d, at, "r9") for f, d in zip(files, [dt.date(2025, 1, 2), at.date(), at.date(), dt.date(2025, 1, 3)])],
+        "_source_file string, _batch date, _ingested_at timestamp, _run_id string")
+    assert_df_equality(parsed, expected, ignore_nullable=True, ignore_row_order=True)
+    assert_df_equality(looked_up, expected, ignore_nullable=True, ignore_row_order=True)
+
+
 def test_the_append_counts_rows_per_file_as_it_writes(spark, tmp_path):
     rows = [("a", None), ("a", "column_count"), ("b", None), ("c", "utf8_encoding")]
     df = spark.createDataFrame(rows, "_source_file string, _corrupt_reason string")
