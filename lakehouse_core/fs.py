@@ -9,6 +9,18 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
+# Landing folders are <landing>/<system>/<entity>/batch=YYYY-MM-DD/<file>.
+BATCH_FOLDER = re.compile(r"batch=(\d{4}-\d{2}-\d{2})")
+
+
+def batch_of(path: str) -> dt.date | None:
+    """The delivery day a `batch=YYYY-MM-DD` folder names; None without one or for a day no calendar has."""
+    m = BATCH_FOLDER.search(path)
+    try:
+        return dt.date.fromisoformat(m.group(1)) if m else None
+    except ValueError:
+        return None
+
 
 @dataclass(frozen=True)
 class FileInfo:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from lakedb.sources import Source
 from lakehouse_core.errors import ConfigError, LakehouseError
+from lakehouse_core.fs import batch_of
 from lakehouse_core.jdbc import quote_ident, split_table
 
 # Database types of typed source columns; every other column is text.
@@ -36,7 +37,6 @@ PG_TYPES = {
 _INT = re.compile(r"^-?\d{1,18}\Z")
 _AMOUNT = re.compile(r"^-?\d{1,10}(\.\d{1,2})?\Z")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
-_BATCH = re.compile(r"batch=(\d{4}-\d{2}-\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -232,18 +232,22 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def landing_batches(landing: Path, src: Source) -> list[tuple[dt.date, list[Path]]]:
-    """(batch day, files) in delivery order, from <landing>/<system>/<entity>/batch=YYYY-MM-DD/."""
+def landing_batches(landing: Path, src: Source) -> tuple[list[tuple[dt.date, list[Path]]], list[str]]:
+    """(batch day, files) in delivery order, from <landing>/<system>/<entity>/batch=YYYY-MM-DD/; and the batch
+    folders that name no real day (batch=2025-13-45), which have no day to be loaded as."""
     folder = landing / src.system / src.entity
-    out = []
+    out, no_day = [], []
     for d in sorted(folder.glob("batch=*")) if folder.is_dir() else []:
-        m = _BATCH.search(d.name)
-        if not m or not d.is_dir():
+        if not d.is_dir():
+            continue
+        day = batch_of(d.name)
+        if day is None or d.name != f"batch={day.isoformat()}":
+            no_day.append(d.name)
             continue
         files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
         if files:
-            out.append((dt.date.fromisoformat(m.group(1)), files))
-    return out
+            out.append((day, files))
+    return out, no_day
 
 
 def load_landing(target: Target, password: str, landing: Path, src: Source, table: str) -> dict:
@@ -260,7 +264,10 @@ def load_landing(target: Target, password: str, landing: Path, src: Source, tabl
     seen = set(known.values())
     summary: dict = {"target": str(target), "table": table, "batches": [], "rejected": {}}
     rejected: Counter = Counter()
-    for batch, paths in landing_batches(landing, src):
+    batches, no_day = landing_batches(landing, src)
+    if no_day:
+        summary["folders_not_loaded"] = {name: "the folder names no real day" for name in no_day}
+    for batch, paths in batches:
         new = [p for p in paths if str(p) not in known]
         if not new:
             continue

@@ -142,9 +142,16 @@ def load_job(entry: str):
     return module.run
 
 
+# The runner's own record of every run.
+RUNNER_TABLES = frozenset({"ops.run_log", "ops.job_run"})
+
+
 def tables_written(manifest: Manifest, names: list[str]) -> list:
-    ids = {t for n in names for t in manifest.jobs[n].writes}
-    return [t for t in lakedb.TABLES if t.id in ids or t.layer == "ops"]
+    """The tables a run of `names` creates when missing: what the jobs write, the ops tables they read (their
+    writers may not have run yet) and the runner's own. A bronze run does not create silver's ops tables."""
+    jobs = [manifest.jobs[n] for n in names]
+    ids = {t for j in jobs for t in j.writes} | {t for j in jobs for t in j.reads if t.startswith("ops.")}
+    return [t for t in lakedb.TABLES if t.id in ids | RUNNER_TABLES]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import lakedb
 from lakedb.bronze import bronze_table
 from lakedb.sources import Source, source
 from lakehouse_core.context import JobContext, JobResult, append_rows
-from lakehouse_core.fs import FileInfo, glob_escape, list_files, local_path, read_head
+from lakehouse_core.fs import BATCH_FOLDER, FileInfo, batch_of, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
 from lakehouse_core.runner import once, utcnow
 from lakehouse_core.secrets import secret_key
@@ -41,7 +41,6 @@ REPLACEMENT = "\ufffd"
 SECRET_LIKE = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
 REDACTED = "<redacted>"
 LINE_END = re.compile(rb"\r\n|\r|\n")
-BATCH_FOLDER = re.compile(r"batch=(\d{4}-\d{2}-\d{2})")
 # Per-file values (batch day, counters) are looked up per row for up to this many files: the lookup scans them all.
 LOOKUP_FILES = 64
 
@@ -188,7 +187,8 @@ def data_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     For files whose first line names none of the source's keys: that line may be a foreign header (wrong
     delimiter) or already data (no header), so it is kept like every other line rather than guessed away.
     """
-    value = F.regexp_replace("value", "^\ufeff", "")
+    value = F.col("value")
+    value = F.when(value.startswith("\ufeff"), F.expr("substring(value, 2)")).otherwise(value)
     return (spark.read.text([glob_escape(f) for f in files])
             .select(value.alias("value"), source_file().alias("_source_file"))
             .where(F.trim("value") != ""))
@@ -220,9 +220,7 @@ def finish(df: DataFrame, src: Source, values: dict[str, Column], *, reason: Col
 
 def read_jsonl(spark: SparkSession, src: Source, files: list[str], key: str | None) -> DataFrame:
     """JSON Lines: each non-blank line must be one JSON object; extra keys are rescued, absent ones flagged."""
-    lines = (spark.read.text([glob_escape(f) for f in files])
-             .select(F.col("value"), source_file().alias("_source_file"))
-             .where(F.trim("value") != ""))
+    lines = data_lines(spark, files)
     obj = F.from_json(F.col("value"), MapType(StringType(), StringType()))
     lines = lines.withColumn("_obj", obj)
     contract = F.array(*[F.lit(c) for c in src.columns])
@@ -552,15 +550,6 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
     return JobResult(rows_read=rows_written + rows_bad, rows_written=rows_written, rows_quarantined=rows_bad,
                      detail={"files_new": len(new), "files_recovered": len(orphaned),
                              **({"files_changed_after_ingestion": len(changed)} if changed else {})})
-
-
-def batch_of(path: str) -> dt.date | None:
-    """The delivery day a `batch=YYYY-MM-DD` folder names; None without one or for a day no calendar has."""
-    m = BATCH_FOLDER.search(path)
-    try:
-        return dt.date.fromisoformat(m.group(1)) if m else None
-    except ValueError:
-        return None
 
 
 def _ledger_row(src: Source, path: str, f: FileInfo | None, n: int, bad: int, flags: list[str], run_id: str,

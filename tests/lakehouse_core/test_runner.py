@@ -11,8 +11,8 @@ import pytest
 from lakehouse_core.catalog import ensure_databases
 from lakehouse_core.context import JobResult
 from lakehouse_core.errors import JobFailed
-from lakehouse_core.manifest import parse_manifest
-from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs
+from lakehouse_core.manifest import load_manifest, parse_manifest
+from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs, tables_written
 
 TOY_JOBS = """
     import threading
@@ -264,3 +264,16 @@ def test_deferred_ops_rows_write_each_table_once_and_commit_points_last(monkeypa
     assert deferred.flush(None) == 2
     assert written == [("ops.outcome", [("j2", 1)]), ("ops.wm", [("j1",), ("j2",)])]
     assert (deferred.flush(None), deferred.pending_from_other_layer("gold")) == (0, False)
+
+
+def test_a_run_creates_the_tables_its_jobs_write_the_ops_tables_they_read_and_the_run_record():
+    m = load_manifest()
+    assert [t.id for t in tables_written(m, m.select("layer:bronze"))] == [
+        "bronze.crm_customer", "bronze.crm_the_address", "bronze.crm_customer_phone", "bronze.payments_the_transaction",
+        "bronze.payments_v2_the_transaction", "bronze.contact_center_interaction",
+        "bronze.contact_center_interaction_agent_manger", "bronze.hr_agent",
+        "ops.run_log", "ops.job_run", "ops.ingested_file", "ops.jdbc_watermark"]
+    # silver.customer reads bronze.crm_customer (not created: its own job's) and ops.ingested_file (created).
+    assert [t.id for t in tables_written(m, ["silver_customer"])] == [
+        "silver.customer", "ops.run_log", "ops.job_run", "ops.ingested_file", "ops.quarantine", "ops.dq_result",
+        "ops.silver_watermark", "ops.batch_outcome"]

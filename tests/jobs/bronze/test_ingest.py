@@ -120,6 +120,19 @@ def test_json_lines_parse_rescue_and_quarantine(spark, cfg):
     assert (result.rows_written, result.rows_quarantined) == (1, 2)
 
 
+def test_json_lines_after_a_byte_order_mark_parse_and_absent_keys_are_flagged_in_contract_order(spark, cfg):
+    land(cfg, "contact_center/interaction", "2025-01-01", "bom.jsonl",
+         b'\xef\xbb\xbf{"Interaction_id": 9, "customer_id": 2}\n'
+         b'{"interaction_date": "2025-01-01", "customer_id": 3, "Interaction_id": 10}\n')
+    result = ingest_source(spark, cfg, "contact_center/interaction")
+    rows = spark.table(f"{cfg.database('bronze')}.contact_center_interaction").orderBy("Interaction_id").collect()
+    absent = ["interaction_type", "interaction_outcome", "follow_up_required", "interaction_channel",
+              "follow_up_date"]
+    assert [(r.Interaction_id, r.customer_id, r._corrupt_reason, r._missing_columns, r._rescued_data)
+            for r in rows] == [("10", "3", None, absent, None), ("9", "2", None, absent + ["interaction_date"], None)]
+    assert (result.rows_written, result.rows_quarantined) == (2, 0)
+
+
 def test_empty_and_header_only_files_are_recorded_with_zero_rows(spark, cfg):
     land(cfg, "crm/Customer_phone", "2025-01-01", "empty.csv", b"")
     land(cfg, "crm/Customer_phone", "2025-01-01", "header.csv", b"phone,customer_id\n")
@@ -268,7 +281,7 @@ def test_the_batch_day_looked_up_per_file_equals_the_day_parsed_from_each_row(sp
     # The last file is not in the list: its row parses its path, beside the looked-up ones.
     looked_up = ingest.with_ingestion_metadata(df, "r9", at, files[:3])
     expected = spark.createDataFrame(
-        [(f, d, at, "r9") for f, d in zip(files, [dt.date(2025, 1, 2), at.date(), at.date(), dt.date(2025, 1, 3)])],
+        [(f, d, at, "r9") for f, d in zip(files, [dt.date(2025, 1, 2), at.date(), at.date(), dt.date(2025, 1, 3)], strict=True)],
         "_source_file string, _batch date, _ingested_at timestamp, _run_id string")
     assert_df_equality(parsed, expected, ignore_nullable=True, ignore_row_order=True)
     assert_df_equality(looked_up, expected, ignore_nullable=True, ignore_row_order=True)

@@ -9,6 +9,7 @@ the loader (`lakehouse load-postgres`), or SQL.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import secrets
@@ -29,7 +30,7 @@ from lakehouse_core.config import Config
 from lakehouse_core.context import JobContext
 from lakehouse_core.errors import ConfigError, LakehouseError
 from lakehouse_core.jdbc import jdbc_source
-from lakehouse_core.pgload import Target, load_landing
+from lakehouse_core.pgload import Target, landing_batches, load_landing
 from tests.conftest import make_cfg
 from tests.security.secrets_scan import find_clear_text
 
@@ -310,6 +311,18 @@ def test_the_loader_moves_modified_at_only_for_rows_that_changed(lake, postgres)
     assert [(b["inserted"], b["updated"], b["unchanged"]) for b in summary["batches"]] == [(1, 1, 0)]
     assert [a == b for a, b in zip(after[:3], before, strict=True)] == [False, True, True]
     assert len(after) == 4
+
+
+def test_the_loader_takes_batch_folders_in_day_order_and_names_those_that_name_no_day(tmp_path):
+    folder = tmp_path / SRC.system / SRC.entity
+    for name in ("batch=2025-01-02", "batch=2025-13-45", "batch=2025-01-01", "batch=2025-1-3"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "t.csv").write_text("Transaction_id\n1\n")
+    (folder / "batch=2025-01-04").write_text("a file, not a folder")
+    assert landing_batches(tmp_path, SRC) == (
+        [(dt.date(2025, 1, 1), [folder / "batch=2025-01-01" / "t.csv"]),
+         (dt.date(2025, 1, 2), [folder / "batch=2025-01-02" / "t.csv"])],
+        ["batch=2025-1-3", "batch=2025-13-45"])
 
 
 def test_partitions_never_outnumber_rows_or_keys():
