@@ -29,7 +29,9 @@ def floor(spark, landing: Path, out: Path) -> tuple[float, int]:
         if src.format == "csv":
             df = spark.read.option("header", "true").csv(files)
         else:
-            df = spark.read.text(files)  # the JSON floor: lines in, lines out
+            # Spark's own JSON reader, as the format requires (it infers the schema: one more pass). Until
+            # 2026-12-06 this was spark.read.text, lines in and lines out, which parses nothing.
+            df = spark.read.json(files)
         df.write.format("delta").mode("overwrite").save(str(out / src.bronze_table))
         rows += spark.read.format("delta").load(str(out / src.bronze_table)).count()
     return time.perf_counter() - t0, rows
