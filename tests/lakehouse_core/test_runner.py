@@ -237,11 +237,14 @@ def test_a_failure_records_the_results_waiting_with_it_before_the_run_ends(spark
 
 
 def test_ops_rows_of_a_layer_are_committed_together_before_the_next_layer_starts(spark, lake_cfg, toy):
+    wm = ["ops.gold_watermark"]  # where the toy jobs record: created by the run because they declare it
     m = parse_manifest({
-        "a": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 1, "record": True}},
-        "d": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2, "record": True}},
-        "b": {"layer": "silver", "entry": toy.__name__, "args": {"rows": 3, "record": True}, "depends_on": ["a"]},
-        "e": {"layer": "gold", "entry": toy.__name__, "args": {"rows": 4, "record": True}, "depends_on": ["b"]},
+        "a": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 1, "record": True}, "writes": wm},
+        "d": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2, "record": True}, "writes": wm},
+        "b": {"layer": "silver", "entry": toy.__name__, "args": {"rows": 3, "record": True}, "depends_on": ["a"],
+              "writes": wm},
+        "e": {"layer": "gold", "entry": toy.__name__, "args": {"rows": 4, "record": True}, "depends_on": ["b"],
+              "writes": wm},
     })
     run_jobs(spark, lake_cfg, m, ["a", "d", "b", "e"], reporter=Reporter(quiet=True, stream=io.StringIO()),
              run_id="r", parallel=1)
