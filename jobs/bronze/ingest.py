@@ -533,8 +533,9 @@ def run(ctx: JobContext, source_name: str) -> JobResult:
         df, flags = read_new_files(spark, src, new, key)
         if df is not None:
             target = lakedb.table(bronze_table(src).id)
-            out = with_ingestion_metadata(df, ctx.run_id, now, [f.path for f in new]).select(*target.column_names)
-            counted = CountedAppend([f.path for f in new])
+            paths = [f.path for f in new]
+            out = with_ingestion_metadata(df, ctx.run_id, now, paths).select(*target.column_names)
+            counted = CountedAppend(paths)
             counted.attach(out).write.format("delta").mode("append").saveAsTable(table)
             counts = counted.counts()
             if counts is None:
