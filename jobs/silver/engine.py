@@ -40,7 +40,7 @@ from lakedb.model import Table
 from lakedb.sources import SOURCES
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
-from lakehouse_core.runner import utcnow
+from lakehouse_core.runner import once, utcnow
 
 LINEAGE = ("_batch", "_source_file", "_run_id")
 HISTORY = ("valid_from", "valid_to", "is_current")
@@ -170,10 +170,19 @@ class Mark:
 
 
 def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
-    wm = ctx.spark.table(ctx.table("ops.silver_watermark")).where(F.col("job") == job)
-    rows = wm.groupBy("source_table").agg(F.max("version").alias("v"), F.max("ingested_at").alias("t"),
-                                          F.max("updated_at").alias("u")).collect()
-    return {r.source_table: Mark(r.v, r.t, r.u) for r in rows}
+    """The job's watermark per bronze table. The silver jobs of a run share one read: a job's rows are written only
+    by itself, once per run and after this read (the runner defers them), so the first read holds every job's."""
+    def read() -> dict[str, dict[str, Mark]]:
+        rows = (ctx.spark.table(ctx.table("ops.silver_watermark"))
+                .groupBy("job", "source_table")
+                .agg(F.max("version").alias("v"), F.max("ingested_at").alias("t"), F.max("updated_at").alias("u"))
+                .collect())
+        marks: dict[str, dict[str, Mark]] = defaultdict(dict)
+        for r in rows:
+            marks[r.job][r.source_table] = Mark(r.v, r.t, r.u)
+        return marks
+
+    return dict(ctx.run_cache.setdefault("silver_watermarks", once(read))().get(job, {}))
 
 
 def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:
@@ -488,7 +497,9 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     current_all = spark.table(target)
     absorbing = None
     if entity.absorb is not None:
-        absorbing = entity.absorb(ready, current_all).persist()
+        # A rebuild reads all of bronze: whatever silver holds is among `ready` again (and on a new lake, nothing).
+        stored = spark.createDataFrame([], model.spark_schema()) if rebuild else current_all
+        absorbing = entity.absorb(ready, stored).persist()
         for r in absorbing.where("_absorbed").groupBy("_source_table", "_batch").count().collect():
             counts[(r._source_table, r._batch)]["duplicates"] += r["count"]
         ready = absorbing.where(~F.col("_absorbed")).drop("_absorbed")
@@ -543,7 +554,8 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
          sum(c["bronze_rows"] for (s, _), c in counts.items() if s == src), ctx.run_id, now)
         for src, version in versions.items()])
     ensure_conservation_view(ctx, replace=ctx.full_refresh)
-    for df in (rows, cands, absorbing, outcomes, write):
+    # Dependents first: unpersisting a cached plan re-plans every cached plan built on it (rows -> ... -> write).
+    for df in (write, outcomes, absorbing, cands, rows):
         if df is not None:
             df.unpersist()
     totals = {k: sum(c[k] for c in counts.values()) for k in OUTCOMES}

@@ -96,13 +96,16 @@ def _member_starts(incoming: DataFrame, history: DataFrame, current: DataFrame, 
     return inc.withColumn("_outcome", _outcome(~accepted)).drop("valid_from", "_first", "_starts", "_had")
 
 
-def null_safe_join(left: DataFrame, right: DataFrame, on: Sequence[str]) -> DataFrame:
-    r = right.select(*[F.col(c).alias(f"_r_{c}") for c in on], *[c for c in right.columns if c not in on])
+def null_safe_join(left: DataFrame, right: DataFrame, on: Sequence[str], how: str = "left") -> DataFrame:
+    """`left` joined to `right` on `on`, nulls equal to nulls; a left_semi join keeps only `left`'s columns."""
+    r = right.select(*[F.col(c).alias(f"_r_{c}") for c in on],
+                     *([] if how == "left_semi" else [c for c in right.columns if c not in on]))
     cond = None
     for c in on:
         eq = left[c].eqNullSafe(r[f"_r_{c}"])
         cond = eq if cond is None else cond & eq
-    return left.join(r, cond, "left").drop(*[f"_r_{c}" for c in on])
+    joined = left.join(r, cond, how)
+    return joined if how == "left_semi" else joined.drop(*[f"_r_{c}" for c in on])
 
 
 def set_history(incoming: DataFrame, current: DataFrame, owner: Sequence[str], member: Sequence[str]
