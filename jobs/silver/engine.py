@@ -494,12 +494,11 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
             _release(ctx, entity, cands.where(~F.col("_held") & F.col("_was_held")), now)
         ready = cands.where(~F.col("_held")).select(*staged_cols)
 
-    current_all = spark.table(target)
+    # A rebuild reads all of bronze: whatever silver holds is among `ready` again (and on a new lake, nothing).
+    current_all = spark.createDataFrame([], model.spark_schema()) if rebuild else spark.table(target)
     absorbing = None
     if entity.absorb is not None:
-        # A rebuild reads all of bronze: whatever silver holds is among `ready` again (and on a new lake, nothing).
-        stored = spark.createDataFrame([], model.spark_schema()) if rebuild else current_all
-        absorbing = entity.absorb(ready, stored).persist()
+        absorbing = entity.absorb(ready, current_all).persist()
         for r in absorbing.where("_absorbed").groupBy("_source_table", "_batch").count().collect():
             counts[(r._source_table, r._batch)]["duplicates"] += r["count"]
         ready = absorbing.where(~F.col("_absorbed")).drop("_absorbed")
@@ -507,7 +506,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     owner = list(entity.key)
     prune = None
     if rebuild:
-        current = spark.createDataFrame([], model.spark_schema())
+        current = current_all
     else:
         # Few incoming ids: read only the target files that can hold them (files are clustered by key).
         prune_col = next((c for c in entity.key if model.column(c).type == "BIGINT"), None)

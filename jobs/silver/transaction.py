@@ -39,7 +39,7 @@ PAYMENTS_V2 = _source("bronze.payments_v2_the_transaction", "payments_v2")
 
 def cross_system_resends(ready: DataFrame, silver: DataFrame) -> DataFrame:
     """Flags (`_absorbed`) payments_v2 rows that repeat a payments row, in silver or arriving with them."""
-    v2 = ready.where(F.col("source_system") == "payments_v2").select(*RESEND_MATCH).distinct()
+    v2 = ready.where(F.col("source_system") == "payments_v2").select(*RESEND_MATCH)
     # Only silver's payments rows that an arriving payments_v2 row repeats can flag one: a semi join first keeps
     # an incremental run from shuffling all of silver's payments rows (at scale 10, 1.2M) for a few hundred.
     stored = null_safe_join(silver.where(F.col("source_system") == "payments").select(*RESEND_MATCH), v2,
