@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -283,8 +284,18 @@ def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple
     ctx.append_ops(table_id, rows, last=table_id == "ops.silver_watermark")
 
 
+# The silver jobs of a run run in threads of one driver; the catalog's check-then-create in CREATE OR REPLACE VIEW is
+# not atomic, and two jobs creating the view at once made one of them fail with TABLE_OR_VIEW_ALREADY_EXISTS.
+_VIEW_LOCK = threading.Lock()
+
+
 def ensure_conservation_view(ctx: JobContext, replace: bool = False) -> None:
     """The view `ops.conservation` over the ledger (created once; --full-refresh recreates it)."""
+    with _VIEW_LOCK:
+        _ensure_conservation_view(ctx, replace)
+
+
+def _ensure_conservation_view(ctx: JobContext, replace: bool) -> None:
     name = f"{ctx.cfg.database('ops')}.conservation"
     if not replace and ctx.spark.catalog.tableExists(name):
         return

@@ -24,7 +24,7 @@ class Lake:
         self._deliveries = 0
 
     def ensure(self, *table_ids: str) -> None:
-        missing = [t for t in (*table_ids, *OPS) if t not in self._made]
+        missing = [t for t in dict.fromkeys((*table_ids, *OPS)) if t not in self._made]  # each once
         if missing:
             ensure_tables(self.spark, self.cfg, [lakedb.table(t) for t in missing])
             self._made.update(missing)
