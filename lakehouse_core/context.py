@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,27 @@ class JobContext:
         if callable(self.unclean_runs):
             self.unclean_runs = self.unclean_runs()
         return self.unclean_runs
+
+    def map_in_threads(self, fn: Callable[[Any], Any], items: list, workers: int) -> list:
+        """`fn` over `items`, up to `workers` at a time, in threads that act as the job's own: the job's session
+        is their active one (its commit tag, its catalog) and their Spark jobs join the job's job group.
+        Results in the order of `items`; the first failure is raised once the others finished."""
+        spark = self.spark
+        sc = spark.sparkContext
+        group, description = sc.getLocalProperty("spark.jobGroup.id"), sc.getLocalProperty("spark.job.description")
+
+        def call(item: Any) -> Any:
+            jvm = getattr(spark, "_jvm", None)
+            if jvm is not None:
+                jvm.SparkSession.setActiveSession(spark._jsparkSession)
+            if group:
+                sc.setJobGroup(group, description or group)
+            return fn(item)
+
+        if workers <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.job or "job") as pool:
+            return list(pool.map(call, items))
 
     def append_ops(self, table_id: str, rows: list[tuple], last: bool = False) -> None:
         """Append ops rows: with the run's other ops rows when the runner buffers them, else now.

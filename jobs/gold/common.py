@@ -224,11 +224,13 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
 
 
 def union_keys(frames: Iterable[DataFrame | None]) -> DataFrame | None:
-    """Union of changed-key frames; None (= everything) if any of them is None."""
+    """Union of changed-key frames, materialised; None (= everything) if any of them is None."""
     frames = list(frames)
     if any(f is None for f in frames):
         return None
-    return reduce(lambda a, b: a.unionByName(b), frames).distinct()
+    # Computed once, here: a scope is used by every input it restricts and again by sync, and each use would
+    # otherwise read the change feeds and run the distinct anew.
+    return reduce(lambda a, b: a.unionByName(b), frames).distinct().localCheckpoint(eager=True)
 
 
 def restrict(df: DataFrame, scope: DataFrame | None) -> DataFrame:

@@ -119,11 +119,13 @@ def run(ctx: JobContext, group: str) -> JobResult:
         return JobResult(0, 0, 0, {"skipped": True})
     cached = {t: inputs.snapshot(t).cache() for t in table_ids}
     try:
-        detail = {}
-        for report, build in reports.items():
-            written = sync(ctx.spark, ctx.table(report), build(cached.__getitem__),
-                           keys=list(lakedb.table(report).keys))
-            detail[report] = written.total
+        def one(report: str) -> int:
+            return sync(ctx.spark, ctx.table(report), reports[report](cached.__getitem__),
+                        keys=list(lakedb.table(report).keys)).total
+
+        # A report's sync is a handful of small Spark jobs, each mostly waiting on the driver and on Delta's
+        # commit: three reports at once keep the cores busy.
+        detail = dict(zip(reports, ctx.map_in_threads(one, list(reports), workers=3), strict=True))
     finally:
         for df in cached.values():
             df.unpersist()

@@ -1,0 +1,48 @@
+"""JobContext.map_in_threads: a job's helper threads commit as the job does, in the job's job group."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lakehouse_core.catalog import ensure_databases
+from lakehouse_core.context import JobContext
+from lakehouse_core.runner import USER_METADATA, commit_tag, job_session
+
+
+def test_threads_of_a_job_tag_their_commits_with_the_job_and_keep_its_job_group(spark, lake_cfg):
+    ensure_databases(spark, lake_cfg)
+    session = job_session(spark, [])
+    session.conf.set(USER_METADATA, commit_tag("toy", "run-t"))
+    session.sparkContext.setJobGroup("toy", "lakehouse toy")
+    ctx = JobContext(spark=session, cfg=lake_cfg, run_id="run-t", job="toy", log=lambda m: None)
+    tables = [f"{lake_cfg.database('ops')}.threaded_{i}" for i in range(4)]
+
+    def write(name: str) -> tuple[str, str | None]:
+        session.createDataFrame([(name,)], "t string").write.format("delta").saveAsTable(name)
+        return name, session.sparkContext.getLocalProperty("spark.jobGroup.id")
+
+    try:
+        assert ctx.map_in_threads(write, tables, workers=3) == [(t, "toy") for t in tables]
+    finally:
+        session.sparkContext.setJobGroup(None, None)  # the test session's thread goes on without a group
+    assert spark.conf.get(USER_METADATA, None) is None
+    for name in tables:
+        commits = spark.sql(f"DESCRIBE HISTORY {name}").collect()
+        assert [json.loads(c.userMetadata) for c in commits] == [{"job": "toy", "run_id": "run-t"}]
+
+
+def test_the_first_failure_of_a_thread_is_raised_after_the_others_finished(spark, lake_cfg):
+    ctx = JobContext(spark=spark, cfg=lake_cfg, run_id="run-t", job="toy", log=lambda m: None)
+    done = []
+
+    def work(i: int) -> int:
+        if i == 1:
+            raise ValueError("report 1 failed")
+        done.append(i)
+        return i
+
+    with pytest.raises(ValueError, match="report 1 failed"):
+        ctx.map_in_threads(work, [0, 1, 2, 3], workers=2)
+    assert sorted(done) == [0, 2, 3]
