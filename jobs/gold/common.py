@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse_core.context import JobContext
+from lakehouse_core.runner import once
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
 MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
@@ -60,6 +61,22 @@ def date_key(day: Column) -> Column:
 # ---------------------------------------------------------------- inputs and watermarks
 
 
+def watermarks(ctx: JobContext) -> dict[str, int]:
+    """The job's last processed version per input. The gold jobs of a run share one read of ops.gold_watermark:
+    a job's rows are written only by itself, once per run and after this read (the runner defers them), so the
+    first read holds every job's as they were when the run started."""
+    def read() -> dict[str, dict[str, int]]:
+        rows = (ctx.spark.table(ctx.table("ops.gold_watermark"))
+                .groupBy("job", "source_table").agg(F.max_by("version", "updated_at").alias("version")).collect())
+        marks: dict[str, dict[str, int]] = {}
+        for r in rows:
+            if r["version"] is not None:
+                marks.setdefault(r["job"], {})[r["source_table"]] = int(r["version"])
+        return marks
+
+    return dict(ctx.run_cache.setdefault("gold_watermarks", once(read))().get(ctx.job, {}))
+
+
 @dataclass
 class Inputs:
     """A job's input tables: their versions now and at the job's last run, and their changes in between.
@@ -82,9 +99,7 @@ class Inputs:
         inputs = cls(ctx, ids)
         inputs.now = {t: table_version(spark, ctx.table(t)) for t in ids}
         if not ctx.full_refresh:
-            wm = (spark.table(ctx.table("ops.gold_watermark")).where(F.col("job") == ctx.job)
-                  .groupBy("source_table").agg(F.max_by("version", "updated_at").alias("version")))
-            inputs.last = {r["source_table"]: int(r["version"]) for r in wm.collect() if r["version"] is not None}
+            inputs.last = watermarks(ctx)
         inputs.data_moved = {t for t in ids if inputs._data_changed_since(t)}
         return inputs
 
