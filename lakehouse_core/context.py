@@ -6,13 +6,35 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pyspark.sql import SparkSession
 
 import lakedb
 from lakehouse_core.catalog import qualified
 from lakehouse_core.config import Config
+
+T = TypeVar("T")
+
+
+def once(read: Callable[[], T]) -> Callable[[], T]:
+    """`read`, called on the first call only (by whichever job thread comes first); later calls get its value."""
+    lock, value = threading.Lock(), []
+
+    def get() -> T:
+        with lock:
+            if not value:
+                value.append(read())
+            return value[0]
+    return get
+
+
+def activate(session: SparkSession) -> None:
+    """Make `session` the JVM's active session on this thread. A job thread has none of its own, and Spark falls
+    back to resolving tables through the plain session catalog (not Delta's) for some writes."""
+    jvm = getattr(session, "_jvm", None)
+    if jvm is not None:
+        jvm.SparkSession.setActiveSession(session._jsparkSession)
 
 
 def append_rows(spark: SparkSession, name: str, table_id: str, rows: list[tuple]) -> None:
@@ -102,6 +124,11 @@ class JobContext:
             self.unclean_runs = self.unclean_runs()
         return self.unclean_runs
 
+    def per_run(self, key: str, read: Callable[[], T]) -> T:
+        """`read()`, shared by the jobs of the run: the first job to ask calls it (a second one asking meanwhile
+        waits for it), later ones get its value. Outside the runner each job has a cache of its own."""
+        return self.run_cache.setdefault(key, once(read))()
+
     def map_in_threads(self, fn: Callable[[Any], Any], items: list, workers: int) -> list:
         """`fn` over `items`, up to `workers` at a time, in threads that act as the job's own: the job's session
         is their active one (its commit tag, its catalog) and their Spark jobs join the job's job group.
@@ -111,9 +138,7 @@ class JobContext:
         group, description = sc.getLocalProperty("spark.jobGroup.id"), sc.getLocalProperty("spark.job.description")
 
         def call(item: Any) -> Any:
-            jvm = getattr(spark, "_jvm", None)
-            if jvm is not None:
-                jvm.SparkSession.setActiveSession(spark._jsparkSession)
+            activate(spark)
             if group:
                 sc.setJobGroup(group, description or group)
             return fn(item)

@@ -13,12 +13,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -26,11 +25,9 @@ import lakedb
 from lakehouse_core import __version__
 from lakehouse_core.catalog import ensure_tables, qualified
 from lakehouse_core.config import Config, ensure_local_root, is_remote
-from lakehouse_core.context import DeferredAppends, JobContext, JobResult, append_rows
+from lakehouse_core.context import DeferredAppends, JobContext, JobResult, activate, append_rows, once
 from lakehouse_core.errors import JobFailed, LakehouseError, RunLocked
 from lakehouse_core.manifest import Manifest
-
-T = TypeVar("T")
 
 
 def utcnow() -> dt.datetime:
@@ -185,18 +182,6 @@ def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.dateti
     return tuple((r.run_id, r.started_at) for r in runs.select("run_id", "started_at").collect())
 
 
-def once(read: Callable[[], T]) -> Callable[[], T]:
-    """`read`, called on the first call only (by whichever job thread comes first); later calls get its value."""
-    lock, value = threading.Lock(), []
-
-    def get() -> T:
-        with lock:
-            if not value:
-                value.append(read())
-            return value[0]
-    return get
-
-
 class RunRecorder:
     """Writes ops.run_log and ops.job_run rows; each write is one small Delta commit (about a second).
 
@@ -313,14 +298,6 @@ def job_session(spark: SparkSession, conf: list[tuple[str, str]]) -> SparkSessio
         if session.conf.isModifiable(key) and session.conf.get(key, None) != value:
             session.conf.set(key, value)
     return session
-
-
-def activate(session: SparkSession) -> None:
-    """Make `session` the JVM's active session on this thread. A job thread has none of its own, and Spark falls
-    back to resolving tables through the plain session catalog (not Delta's) for some writes."""
-    jvm = getattr(session, "_jvm", None)
-    if jvm is not None:
-        jvm.SparkSession.setActiveSession(session._jsparkSession)
 
 
 def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[str], *, command: str = "run",

@@ -33,7 +33,7 @@ from lakedb.sources import Source, source
 from lakehouse_core.context import JobContext, JobResult, append_rows
 from lakehouse_core.fs import BATCH_FOLDER, FileInfo, batch_of, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
-from lakehouse_core.runner import once, utcnow
+from lakehouse_core.runner import utcnow
 from lakehouse_core.secrets import secret_key
 
 BOM = b"\xef\xbb\xbf"
@@ -405,7 +405,7 @@ def ledger(ctx: JobContext) -> dict[str, list]:
         return dict(by_source)
 
     # Two jobs starting together: the second waits for the first one's read.
-    return ctx.run_cache.setdefault("bronze_ledger", once(read))()
+    return ctx.per_run("bronze_ledger", read)
 
 
 APPENDS = ("WRITE", "STREAMING UPDATE")

@@ -22,7 +22,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse_core.context import JobContext
-from lakehouse_core.runner import once
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
 MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
@@ -74,7 +73,7 @@ def watermarks(ctx: JobContext) -> dict[str, int]:
                 marks.setdefault(r["job"], {})[r["source_table"]] = int(r["version"])
         return marks
 
-    return dict(ctx.run_cache.setdefault("gold_watermarks", once(read))().get(ctx.job, {}))
+    return dict(ctx.per_run("gold_watermarks", read).get(ctx.job, {}))
 
 
 @dataclass

@@ -41,7 +41,7 @@ from lakedb.model import Table
 from lakedb.sources import SOURCES
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
-from lakehouse_core.runner import once, utcnow
+from lakehouse_core.runner import utcnow
 
 LINEAGE = ("_batch", "_source_file", "_run_id")
 HISTORY = ("valid_from", "valid_to", "is_current")
@@ -183,7 +183,7 @@ def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
             marks[r.job][r.source_table] = Mark(r.v, r.t, r.u)
         return marks
 
-    return dict(ctx.run_cache.setdefault("silver_watermarks", once(read))().get(job, {}))
+    return dict(ctx.per_run("silver_watermarks", read).get(job, {}))
 
 
 def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:
