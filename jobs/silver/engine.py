@@ -252,6 +252,14 @@ def key_list(df: DataFrame, column: str) -> list[int] | None:
     return sorted(int(i) for i in ids)
 
 
+def whole_number_in(column: str, values: list[int]) -> Column:
+    """`column IN (values)` as one SQL expression. Column.isin makes one py4j call per value: with a few thousand
+    keys that was 0.7 s of silver_transaction's incremental run."""
+    if not values:
+        return F.lit(False)
+    return F.expr(f"`{column}` IN ({', '.join(str(int(v)) for v in values)})")
+
+
 def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], view: str,
           nullable: set[str], history: bool, prune: tuple[str, list[int]] | None = None) -> None:
     """MERGE by key: an upsert for latest state, or insert/update/delete actions for a history diff.
@@ -523,7 +531,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         prune_col = next((c for c in entity.key if model.column(c).type == "BIGINT"), None)
         ids = key_list(ready, prune_col) if prune_col else None
         prune = (prune_col, ids) if ids is not None else None
-        held_keys = current_all.where(F.col(prune_col).isin(ids)) if prune else current_all
+        held_keys = current_all.where(whole_number_in(prune_col, ids)) if prune else current_all
         current = held_keys.join(ready.select(*owner).distinct(), owner, "left_semi")
     outcomes, write, on, diffed = _apply(entity, ready, current, ctx.run_id, rebuild)
     outcomes = outcomes.persist()
