@@ -278,40 +278,6 @@ def commit_tag(job: str, run_id: str) -> str:
     return json.dumps({"job": job, "run_id": run_id}, sort_keys=True)
 
 
-# Expected seconds of a job that has no successful run on record yet.
-UNTIMED_JOB_SECONDS = 1.0
-
-
-def last_durations(spark: SparkSession, cfg: Config, names: list[str]) -> dict[str, float]:
-    """Seconds of each job's latest successful execution on this root (ops.job_run); jobs never run are absent."""
-    from pyspark.sql import functions as F
-
-    jobs = spark.table(qualified(cfg, "ops.job_run"))
-    rows = (jobs.where((F.col("status") == "succeeded") & F.col("seconds").isNotNull() & F.col("job").isin(names))
-            .groupBy("job").agg(F.max_by("seconds", "ended_at").alias("seconds")).collect())
-    return {r.job: float(r.seconds) for r in rows if r.seconds is not None}
-
-
-def critical_path(upstream: dict[str, frozenset[str]], names: list[str], seconds: dict[str, float]
-                  ) -> dict[str, float]:
-    """Per job: its expected seconds plus those of the longest chain of selected jobs that waits on it.
-
-    The parallel scheduler starts the ready job with the largest value first (critical-path list scheduling):
-    a long job, or one that a long chain waits on, is not left for last behind short ones. A job without a
-    timing counts as UNTIMED_JOB_SECONDS, so on a new lake the longest chains go first.
-    """
-    selected = set(names)
-    graph = {n: upstream.get(n, frozenset()) & selected for n in names}
-    after: dict[str, list[str]] = {n: [] for n in names}
-    for name, deps in graph.items():
-        for dep in deps:
-            after[dep].append(name)
-    path: dict[str, float] = {}
-    for name in reversed(list(TopologicalSorter(graph).static_order())):
-        path[name] = seconds.get(name, UNTIMED_JOB_SECONDS) + max((path[n] for n in after[name]), default=0.0)
-    return path
-
-
 def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
     """How many independent jobs run at once: `--parallel`, else conf `runner.parallel_jobs`, else 1."""
     value = requested if requested is not None else cfg.section("runner").get("parallel_jobs", 1)
@@ -346,11 +312,6 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     reporter = reporter or Reporter()
     workers = parallel_jobs(cfg, parallel)
     ensure_tables(spark, cfg, tables_written(manifest, names))
-    # How long each job took last time, read beside the run's first record: it orders the parallel scheduler.
-    timings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-timings")
-    durations = timings.submit(lambda: (activate(spark), last_durations(spark, cfg, names))[1]) \
-        if workers > 1 else None
-    timings.shutdown(wait=False)
     recorder = RunRecorder(spark, cfg)
     deferred, run_cache = DeferredAppends(), {}
     run_id = run_id or new_run_id()
@@ -409,21 +370,13 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
         selected = set(names)
         sorter = TopologicalSorter({n: manifest.upstream.get(n, frozenset()) & selected for n in names})
         sorter.prepare()
-        try:
-            seconds = durations.result()
-        except Exception as exc:  # noqa: BLE001 - only the order of independent jobs depends on it
-            note = f"last job timings not readable ({one_line(exc)}): ready jobs start in manifest order"
-            reporter.event("run_warning", message=note, text=f"    {note}")
-            seconds = {}
-        priority = critical_path(manifest.upstream, names, seconds)
-        first = {n: (-priority[n], index[n]) for n in names}
         ready: list[str] = []
         parent_conf = [(r.key, r.value) for r in spark.sql("SET").collect()]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lakehouse-job") as pool:
             running: dict[Future, str] = {}
             while True:
                 if failure is None:
-                    ready = sorted(set(ready) | set(sorter.get_ready()), key=first.__getitem__)
+                    ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
                     while len(running) < workers:
                         # An exclusive layer's job waits (without taking a slot) while one of its layer runs:
                         # the scheduler alone keeps them apart.

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import textwrap
 
 import pytest
 
-import lakedb
-from lakehouse_core.catalog import ensure_databases, ensure_tables, qualified
-from lakehouse_core.context import JobResult, append_rows
+from lakehouse_core.catalog import ensure_databases
+from lakehouse_core.context import JobResult
 from lakehouse_core.errors import JobFailed
 from lakehouse_core.manifest import load_manifest, parse_manifest
-from lakehouse_core.runner import (
-    JobOutcome,
-    Reporter,
-    RunSummary,
-    critical_path,
-    last_durations,
-    resume_plan,
-    run_jobs,
-    tables_written,
-)
+from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs, tables_written
 
 TOY_JOBS = """
     import threading
@@ -214,41 +203,6 @@ def test_parallel_never_runs_two_ml_jobs_at_once(spark, lake_cfg, toy):
     assert [(o.job, o.status) for o in summary.outcomes] == [("b", "succeeded"), ("m1", "succeeded"),
                                                              ("m2", "succeeded"), ("m3", "succeeded")]
     assert toy.MOST_AT_ONCE == [1]
-
-
-def test_critical_path_is_a_jobs_seconds_plus_the_longest_chain_waiting_on_it():
-    upstream = {"a": frozenset(), "b": frozenset(), "c": frozenset({"a"}), "d": frozenset({"c", "b"}),
-                "x": frozenset({"d"})}
-    names = ["a", "b", "c", "d"]  # x is not selected: it adds nothing
-    assert critical_path(upstream, names, {"a": 1.0, "b": 9.0, "c": 2.0, "d": 0.5}) == {
-        "a": 3.5, "b": 9.5, "c": 2.5, "d": 0.5}
-    # Never timed: one second each, so on a new lake the longest chain goes first.
-    assert critical_path(upstream, names, {}) == {"a": 3.0, "b": 2.0, "c": 2.0, "d": 1.0}
-
-
-def test_parallel_starts_the_ready_job_with_the_longest_path_first(spark, lake_cfg, toy):
-    job_run = "ops.job_run"
-    ensure_tables(spark, lake_cfg, [lakedb.table(job_run)])
-
-    def timed(run_id, job, seconds, ended, status="succeeded"):
-        at = dt.datetime(2026, 1, 1, 0, ended)
-        return (run_id, job, "ml", at, at, seconds, status, None, None, None, None, None)
-
-    append_rows(spark, qualified(lake_cfg, job_run), job_run, [
-        timed("r1", "m1", 1.0, 1), timed("r1", "m2", 2.0, 1), timed("r1", "m3", 0.5, 1), timed("r1", "g", 5.0, 1),
-        timed("r2", "m3", 10.0, 2), timed("r3", "m2", 99.0, 3, status="failed")])
-    assert last_durations(spark, lake_cfg, ["m1", "m2", "m3", "g", "new"]) == {
-        "m1": 1.0, "m2": 2.0, "m3": 10.0, "g": 5.0}
-
-    solo = {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "solo": True}}
-    m = parse_manifest({"m1": solo, "m2": solo, "m3": solo,
-                        "g": {"layer": "gold", "entry": toy.__name__, "args": {"rows": 1}, "depends_on": ["m1"]}})
-    toy.CALLS.clear()
-    run_jobs(spark, lake_cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()),
-             run_id="run-cp", parallel=2)
-    # ML jobs run one at a time, so their order is the scheduler's: m3 (10 s), m1 (1 s + g's 5 s), m2 (2 s).
-    # In manifest order it would have been m1, m2, m3.
-    assert [c for c in toy.CALLS if c.startswith("m")] == ["m3", "m1", "m2"]
 
 
 def job_run_commits(spark, cfg) -> list[int]:
