@@ -252,12 +252,17 @@ def key_list(df: DataFrame, column: str) -> list[int] | None:
     return sorted(int(i) for i in ids)
 
 
+def whole_numbers_sql(column: str, values: list[int]) -> str:
+    """SQL text `column IN (values)` for whole-number keys (`column` as it is to appear, quoted or qualified)."""
+    return f"{column} IN ({', '.join(str(int(v)) for v in values)})"
+
+
 def whole_number_in(column: str, values: list[int]) -> Column:
     """`column IN (values)` as one SQL expression. Column.isin makes one py4j call per value: with a few thousand
     keys that was 0.7 s of silver_transaction's incremental run."""
     if not values:
         return F.lit(False)
-    return F.expr(f"`{column}` IN ({', '.join(str(int(v)) for v in values)})")
+    return F.expr(whole_numbers_sql(f"`{column}`", values))
 
 
 def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], view: str,
@@ -270,7 +275,7 @@ def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], vi
     source.createOrReplaceTempView(view)
     cond = " AND ".join(f"t.`{c}` {'<=>' if c in nullable else '='} s.`{c}`" for c in on)
     if prune and prune[1]:
-        cond += f" AND t.`{prune[0]}` IN ({', '.join(str(i) for i in prune[1])})"
+        cond += " AND " + whole_numbers_sql(f"t.`{prune[0]}`", prune[1])
     cols = [c for c in source.columns if c != "_action"]
     if history:
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
