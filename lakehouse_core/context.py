@@ -145,8 +145,11 @@ class JobContext:
 
         if workers <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
+        # Not pool.map: its iterator cancels the items not yet started as soon as one result raises,
+        # so the other reports would be skipped, not finished. Leaving the pool waits for every future.
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.job or "job") as pool:
-            return list(pool.map(call, items))
+            futures = [pool.submit(call, item) for item in items]
+        return [future.result() for future in futures]
 
     def append_ops(self, table_id: str, rows: list[tuple], last: bool = False) -> None:
         """Append ops rows: with the run's other ops rows when the runner buffers them, else now.

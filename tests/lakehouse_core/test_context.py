@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -36,13 +37,20 @@ def test_threads_of_a_job_tag_their_commits_with_the_job_and_keep_its_job_group(
 def test_the_first_failure_of_a_thread_is_raised_after_the_others_finished(spark, lake_cfg):
     ctx = JobContext(spark=spark, cfg=lake_cfg, run_id="run-t", job="toy", log=lambda m: None)
     done = []
+    # Items 1 and 2 hold both workers until the release, so item 3 has not started when item 0 has failed:
+    # it must still run, not be cancelled with the failure.
+    released = threading.Event()
 
     def work(i: int) -> int:
-        if i == 1:
-            raise ValueError("report 1 failed")
+        if i == 0:
+            raise ValueError("report 0 failed")
+        if i in (1, 2):
+            released.wait(timeout=10)
         done.append(i)
         return i
 
-    with pytest.raises(ValueError, match="report 1 failed"):
+    release = threading.Timer(0.5, released.set)
+    release.start()
+    with pytest.raises(ValueError, match="report 0 failed"):
         ctx.map_in_threads(work, [0, 1, 2, 3], workers=2)
-    assert sorted(done) == [0, 2, 3]
+    assert sorted(done) == [1, 2, 3]
