@@ -19,9 +19,11 @@ from py4j.protocol import Py4JJavaError
 from pyspark.errors.exceptions.captured import CapturedException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, LongType, ShortType
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse_core.context import JobContext
+from lakehouse_core.layout import clustered, key_list, whole_numbers_sql
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
 MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
@@ -195,19 +197,24 @@ class Written:
 
 
 def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
-         scope: DataFrame | None = None, delete: bool = True) -> Written:
+         scope: DataFrame | None = None, delete: bool = True, rows_per_file: int = 0) -> Written:
     """Make `target` hold `rows` for the part of the table `scope` covers, writing only differences.
 
     `rows` is the complete new content of that part. `scope` is a DataFrame of some target columns
     (e.g. the customer_ids recomputed); target rows matching it but absent from `rows` are deleted.
     `scope=None` means the whole table. Rows equal in every column are not touched, and when nothing
     differs no commit is made.
+
+    `rows_per_file` > 0 (conf `tables.rows_per_file`, for tables a day's MERGE updates a few rows of): the first
+    write is clustered by `keys` in files of at most that many rows, and the MERGE condition lists the changed
+    keys, so it rewrites only the files they fall in (lakehouse_core.layout).
     """
     current = spark.table(target)
     cols = current.columns
     rows = rows.select(*cols)
     if table_version(spark, target) == 0:  # never written (just created): nothing to compare with
-        rows.write.format("delta").mode("append").saveAsTable(target)
+        writer = clustered(rows, keys, rows_per_file) if rows_per_file else rows.write
+        writer.format("delta").mode("append").saveAsTable(target)
         metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
         return Written(inserted=int(metrics.get("numOutputRows", 0)))
     # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint
@@ -226,6 +233,10 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     if changes.isEmpty():
         return Written()
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    whole = [k for k in keys if isinstance(current.schema[k].dataType, (LongType, IntegerType, ShortType))]
+    ids = key_list(changes, whole[0]) if rows_per_file and whole else None
+    if ids:  # every key of the source is listed: Delta skips the files that cannot hold one
+        on += " AND " + whole_numbers_sql(f"t.`{whole[0]}`", ids)
     assignments = {f"`{c}`": f"s.`{c}`" for c in cols}
     (DeltaTable.forName(spark, target).alias("t").merge(changes.alias("s"), on)
      .whenMatchedDelete(condition="s._op = 'delete'")

@@ -13,6 +13,7 @@ from jobs.gold.common import Inputs, agent_sk, date_key, restrict, sync, union_k
 from jobs.gold.fact_transaction import with_customer_version
 from lakedb.gold import OPEN_OUTCOMES, RESOLVED_OUTCOMES
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.layout import rows_per_file
 
 INPUTS = ("silver.interaction", "silver.interaction_agent", "gold.dim_customer")
 
@@ -63,9 +64,11 @@ def run(ctx: JobContext) -> JobResult:
     scope = changed_ids(inputs, interactions)
     assignments = restrict(inputs.snapshot("silver.interaction_agent"), scope)
     facts = fact_rows(restrict(interactions, scope), assignments, inputs.snapshot("gold.dim_customer"))
-    written = sync(ctx.spark, ctx.table("gold.fact_interaction"), facts, keys=["interaction_id"], scope=scope)
+    per_file = rows_per_file(ctx.cfg)  # new interactions each day: their MERGE skips the files of older ones
+    written = sync(ctx.spark, ctx.table("gold.fact_interaction"), facts, keys=["interaction_id"], scope=scope,
+                   rows_per_file=per_file)
     bridged = sync(ctx.spark, ctx.table("gold.bridge_interaction_agent"), bridge_rows(assignments),
-                   keys=["interaction_id", "agent_sk"], scope=scope)
+                   keys=["interaction_id", "agent_sk"], scope=scope, rows_per_file=per_file)
     inputs.commit()
     return JobResult(None, written.total + bridged.total, 0,
                      {"full": scope is None, "fact": written.__dict__, "bridge": bridged.__dict__})

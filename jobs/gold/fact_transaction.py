@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from jobs.gold.common import Inputs, date_key, restrict, sync, union_keys
 from lakedb.gold import REPORTING_CURRENCY
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.layout import rows_per_file
 
 INPUTS = ("silver.transaction", "gold.dim_customer", "gold.ref_exchange_rate")
 KEYS = ["source_system", "transaction_id"]
@@ -84,7 +85,8 @@ def run(ctx: JobContext) -> JobResult:
     scope = changed_keys(inputs, tx)
     rows = fact_rows(restrict(tx, scope), inputs.snapshot("gold.dim_customer"),
                      inputs.snapshot("gold.ref_exchange_rate"))
-    written = sync(ctx.spark, ctx.table("gold.fact_transaction"), rows, keys=KEYS, scope=scope)
+    written = sync(ctx.spark, ctx.table("gold.fact_transaction"), rows, keys=KEYS, scope=scope,
+                   rows_per_file=rows_per_file(ctx.cfg))
     inputs.commit()
     return JobResult(None, written.total, 0, {"full": scope is None, **written.__dict__})
 

@@ -20,6 +20,7 @@ from lakehouse_core.catalog import qualified
 from lakehouse_core.config import Config
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.errors import ConfigError
+from lakehouse_core.layout import rows_per_file
 
 MIN_RETAIN_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration: 7 days
 MAX_ZORDER_COLUMNS = 2  # Z-ordering loses its effect with every extra column
@@ -71,14 +72,38 @@ def vacuum_sql(name: str, hours: int) -> str:
     return f"VACUUM {name} RETAIN {int(hours)} HOURS"
 
 
-def optimize(spark: SparkSession, name: str, zorder: list[str]) -> tuple[dict, list[str]]:
-    """OPTIMIZE with Z-ordering, or without it on a runtime that cannot Z-order; returns (metrics, zorder used)."""
+MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+
+
+def file_bytes_for(spark: SparkSession, name: str, rows: int) -> int | None:
+    """The bytes of `rows` rows of table `name` at its average row size; None for an empty table."""
+    size = spark.sql(f"DESCRIBE DETAIL {name}").first()["sizeInBytes"] or 0
+    count = spark.table(name).count()  # from the Delta log's statistics
+    return max(1, size * rows // count) if count and size else None
+
+
+def optimize(spark: SparkSession, name: str, zorder: list[str], max_file_bytes: int | None = None
+             ) -> tuple[dict, list[str]]:
+    """OPTIMIZE with Z-ordering, or without it on a runtime that cannot Z-order; returns (metrics, zorder used).
+
+    `max_file_bytes`: the largest file it writes (Delta's default is 1 GB); the conf is restored afterwards.
+    """
+    before = spark.conf.get(MAX_FILE_SIZE, None)
+    if max_file_bytes:
+        spark.conf.set(MAX_FILE_SIZE, str(max_file_bytes))
     try:
-        row = spark.sql(optimize_sql(name, zorder)).collect()
-    except Exception as exc:  # noqa: BLE001 - only a runtime without ZORDER falls back; anything else is raised
-        if not zorder or "zorder" not in str(exc).lower().replace(" ", "").replace("-", ""):
-            raise
-        row, zorder = spark.sql(optimize_sql(name, [])).collect(), []
+        try:
+            row = spark.sql(optimize_sql(name, zorder)).collect()
+        except Exception as exc:  # noqa: BLE001 - only a runtime without ZORDER falls back; anything else raised
+            if not zorder or "zorder" not in str(exc).lower().replace(" ", "").replace("-", ""):
+                raise
+            row, zorder = spark.sql(optimize_sql(name, [])).collect(), []
+    finally:
+        if max_file_bytes:
+            if before is None:
+                spark.conf.unset(MAX_FILE_SIZE)
+            else:
+                spark.conf.set(MAX_FILE_SIZE, before)
     metrics = row[0]["metrics"].asDict() if row and "metrics" in row[0].asDict() else {}
     return {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")}, zorder
 
@@ -109,6 +134,7 @@ def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zo
     tables = tables_to_maintain(layers)
     listing = int(ctx.cfg.section("maintenance").get("vacuum_listing_parallelism")
                   or spark.sparkContext.defaultParallelism)
+    per_file = rows_per_file(ctx.cfg)
     detail: dict[str, dict] = {}
     missing = []
     for t in tables:
@@ -124,7 +150,10 @@ def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zo
             metrics, used, done = ({"numFilesAdded": 0, "numFilesRemoved": 0}, [],
                                   f"{files} file{'' if files == 1 else 's'}, already compact")
         else:
-            metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [])
+            # A table with keys is a MERGE target: compacted into files of conf `tables.rows_per_file` rows,
+            # not one large file that every later MERGE would rewrite (lakehouse_core.layout).
+            max_bytes = file_bytes_for(spark, name, per_file) if per_file and t.keys else None
+            metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [], max_bytes)
             done = (f"optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
                     f"{metrics.get('numFilesAdded') or 0}{', Z-ordered by ' + ', '.join(used) if used else ''})")
         vacuum(spark, name, retain, listing)

@@ -41,6 +41,7 @@ from lakedb.model import Table
 from lakedb.sources import SOURCES
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.layout import clustered, key_list, rows_per_file, whole_number_in, whole_numbers_sql
 from lakehouse_core.runner import utcnow
 
 LINEAGE = ("_batch", "_source_file", "_run_id")
@@ -239,30 +240,6 @@ def open_held(ctx: JobContext, entity: Entity, schema: StructType) -> DataFrame:
     held = ctx.spark.table(ctx.table("ops.held_record"))
     return (held.where((F.col("table") == entity.table) & F.col("released_run_id").isNull())
             .select(F.from_json("record", schema).alias("r")).select("r.*"))
-
-
-PRUNE_MAX_KEYS = 5000
-
-
-def key_list(df: DataFrame, column: str) -> list[int] | None:
-    """The distinct values of a whole-number key column when they are few and none is null, else None."""
-    ids = [r[0] for r in df.select(column).distinct().limit(PRUNE_MAX_KEYS + 1).collect()]
-    if len(ids) > PRUNE_MAX_KEYS or any(i is None for i in ids):
-        return None
-    return sorted(int(i) for i in ids)
-
-
-def whole_numbers_sql(column: str, values: list[int]) -> str:
-    """SQL text `column IN (values)` for whole-number keys (`column` as it is to appear, quoted or qualified)."""
-    return f"{column} IN ({', '.join(str(int(v)) for v in values)})"
-
-
-def whole_number_in(column: str, values: list[int]) -> Column:
-    """`column IN (values)` as one SQL expression. Column.isin makes one py4j call per value: with a few thousand
-    keys that was 0.7 s of silver_transaction's incremental run."""
-    if not values:
-        return F.lit(False)
-    return F.expr(whole_numbers_sql(f"`{column}`", values))
 
 
 def merge(spark: SparkSession, target: str, source: DataFrame, on: list[str], view: str,
@@ -558,8 +535,8 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
             updates = rows_written - actions.get("insert", 0)
     if rebuild:
         # Files clustered by key: a later MERGE rewrites only the few files its keys fall in.
-        (write.select(*model.column_names).repartitionByRange(*entity.key).sortWithinPartitions(*on)
-         .write.insertInto(target, overwrite=True))
+        clustered(write.select(*model.column_names), entity.key, rows_per_file(ctx.cfg), on).insertInto(
+            target, overwrite=True)
     elif rows_written and not updates:
         # Only rows silver does not hold (new ids, new periods): an append, without MERGE's join of the target.
         write.select(*model.column_names).write.insertInto(target)

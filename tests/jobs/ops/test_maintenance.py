@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from pyspark.sql import functions as F
 
 import lakedb
 from jobs.ops import maintenance
@@ -75,3 +76,26 @@ def test_optimize_compacts_small_files_and_vacuum_keeps_recent_ones(spark, lake_
                                                      "vacuum_retain_hours": 200}
     ops = [h.operation for h in spark.sql(f"DESCRIBE HISTORY {name}").collect()]
     assert ops.count("OPTIMIZE") == 1
+
+
+def test_a_table_with_keys_is_compacted_into_files_of_about_rows_per_file(spark, lake_cfg):
+    job_run = lakedb.table("ops.job_run")
+    ensure_tables(spark, lake_cfg, [job_run])
+    name = f"{lake_cfg.database('ops')}.job_run"
+    for part in range(8):  # eight appends of 125 rows: eight small files
+        rows = [tuple({"run_id": f"r{(i * 7919) % 1000:04d}", "job": "j"}.get(c) for c in job_run.column_names)
+                for i in range(part * 125, (part + 1) * 125)]
+        spark.createDataFrame(rows, job_run.spark_schema()).coalesce(1).write.format("delta").mode("append") \
+            .saveAsTable(name)
+    cfg = with_retention(lake_cfg, 200)
+    cfg = dataclasses.replace(cfg, raw={**cfg.raw, "tables": {"rows_per_file": 250}})
+
+    result = maintenance.run(JobContext(spark=spark, cfg=cfg, run_id="m", log=lambda m: None), layers=["ops"])
+
+    # Not one file of 1,000 rows, which a MERGE of one key would rewrite whole: about 1,000 / 250 files, each a
+    # range of the Z-ordered key.
+    files = sorted(r["count"] for r in spark.table(name).groupBy(F.input_file_name()).count().collect())
+    assert result.detail["tables"]["ops.job_run"]["numFilesRemoved"] == 8
+    assert sum(files) == 1000
+    assert 3 <= len(files) <= 5 and max(files) <= 400, files
+    assert spark.conf.get(maintenance.MAX_FILE_SIZE, None) is None  # restored

@@ -1,0 +1,68 @@
+"""gold.common.sync on a table laid out for MERGE: a clustered first write, and MERGEs that touch one file."""
+
+from __future__ import annotations
+
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from jobs.gold.common import Written, sync
+from lakehouse_core.catalog import ensure_databases
+
+
+def last_merge(spark, name: str) -> dict:
+    row = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+    assert row.operation == "MERGE"
+    return row.operationMetrics
+
+
+def merge_conditions(monkeypatch) -> list[str]:
+    """The conditions of the MERGEs sync makes from now on."""
+    seen, merge = [], DeltaTable.merge
+
+    def spy(self, source, condition):
+        seen.append(condition)
+        return merge(self, source, condition)
+
+    monkeypatch.setattr(DeltaTable, "merge", spy)
+    return seen
+
+
+def test_a_change_to_one_key_rewrites_only_the_file_that_holds_it(spark, lake_cfg, tmp_path, monkeypatch):
+    ensure_databases(spark, lake_cfg)
+    name = f"{lake_cfg.database('gold')}.sync_layout"
+    spark.sql(f"CREATE TABLE {name} (id BIGINT, v STRING) USING delta LOCATION '{tmp_path / 'sync_layout'}'")
+    rows = spark.range(1000).select(((F.col("id") * 7919) % 1000).alias("id"), F.lit("a").alias("v"))
+
+    assert sync(spark, name, rows, keys=["id"], rows_per_file=100) == Written(inserted=1000)
+    files = spark.sql(f"DESCRIBE DETAIL {name}").first().numFiles
+    assert files >= 10
+
+    # Key 500 changes and key 1000 is new; the scope is those two keys.
+    conditions = merge_conditions(monkeypatch)
+    scope = spark.createDataFrame([(500,), (1000,)], "id bigint")
+    new = spark.createDataFrame([(500, "b"), (1000, "c")], "id bigint, v string")
+    assert sync(spark, name, new, keys=["id"], scope=scope, rows_per_file=100) == Written(inserted=1, updated=1)
+
+    # The keys are listed in the condition (Delta skips the files whose id range holds none of them) ...
+    assert conditions == ["t.`id` <=> s.`id` AND t.`id` IN (500, 1000)"]
+    # ... and one file of at most 100 rows held key 500: it alone is rewritten.
+    m = last_merge(spark, name)
+    assert m["numTargetFilesRemoved"] == "1"
+    assert int(m["numTargetRowsCopied"]) < 100
+    expected = spark.range(1001).select(F.col("id"), F.when(F.col("id") == 500, "b").when(F.col("id") == 1000, "c")
+                                        .otherwise("a").alias("v"))
+    assert_df_equality(spark.table(name), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_without_a_file_size_the_merge_lists_no_keys(spark, lake_cfg, tmp_path, monkeypatch):
+    ensure_databases(spark, lake_cfg)
+    name = f"{lake_cfg.database('gold')}.sync_plain"
+    spark.sql(f"CREATE TABLE {name} (id BIGINT, v STRING) USING delta LOCATION '{tmp_path / 'sync_plain'}'")
+    sync(spark, name, spark.range(1000).select("id", F.lit("a").alias("v")).repartition(3), keys=["id"])
+    conditions = merge_conditions(monkeypatch)
+
+    new = spark.createDataFrame([(500, "b")], "id bigint, v string")
+    assert sync(spark, name, new, keys=["id"], scope=new.select("id")) == Written(updated=1)
+    assert conditions == ["t.`id` <=> s.`id`"]
+    assert last_merge(spark, name)["numTargetRowsUpdated"] == "1"
