@@ -10,9 +10,10 @@ their min/max statistics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from pyspark.sql import Column, DataFrame, DataFrameWriter
+from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse_core.config import Config
@@ -20,6 +21,7 @@ from lakehouse_core.errors import ConfigError
 
 # Above this many distinct keys an IN list costs more to plan than the file skipping saves.
 PRUNE_MAX_KEYS = 5000
+MAX_RECORDS_PER_FILE = "spark.sql.files.maxRecordsPerFile"
 
 
 def rows_per_file(cfg: Config) -> int:
@@ -33,9 +35,25 @@ def rows_per_file(cfg: Config) -> int:
 def clustered(df: DataFrame, keys: Sequence[str], max_rows: int, sort: Sequence[str] | None = None
               ) -> DataFrameWriter:
     """A writer of `df` range-partitioned by `keys`, sorted within files (by `sort`, default the keys), at most
-    `max_rows` rows a file (0: no limit)."""
+    `max_rows` rows a file (0: no limit). `insertInto` drops writer options: wrap it in `files_of_at_most`."""
     writer = df.repartitionByRange(*keys).sortWithinPartitions(*(sort or keys)).write
     return writer.option("maxRecordsPerFile", max_rows) if max_rows else writer
+
+
+@contextmanager
+def files_of_at_most(spark: SparkSession, max_rows: int) -> Iterator[None]:
+    """Writes of this session (`insertInto` too) make files of at most `max_rows` rows meanwhile (0: no limit)."""
+    before = spark.conf.get(MAX_RECORDS_PER_FILE, None)
+    if max_rows:
+        spark.conf.set(MAX_RECORDS_PER_FILE, str(max_rows))
+    try:
+        yield
+    finally:
+        if max_rows:
+            if before is None:
+                spark.conf.unset(MAX_RECORDS_PER_FILE)
+            else:
+                spark.conf.set(MAX_RECORDS_PER_FILE, before)
 
 
 def key_list(df: DataFrame, column: str) -> list[int] | None:

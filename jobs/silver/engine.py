@@ -41,7 +41,14 @@ from lakedb.model import Table
 from lakedb.sources import SOURCES
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
-from lakehouse_core.layout import clustered, key_list, rows_per_file, whole_number_in, whole_numbers_sql
+from lakehouse_core.layout import (
+    clustered,
+    files_of_at_most,
+    key_list,
+    rows_per_file,
+    whole_number_in,
+    whole_numbers_sql,
+)
 from lakehouse_core.runner import utcnow
 
 LINEAGE = ("_batch", "_source_file", "_run_id")
@@ -535,8 +542,9 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
             updates = rows_written - actions.get("insert", 0)
     if rebuild:
         # Files clustered by key: a later MERGE rewrites only the few files its keys fall in.
-        clustered(write.select(*model.column_names), entity.key, rows_per_file(ctx.cfg), on).insertInto(
-            target, overwrite=True)
+        per_file = rows_per_file(ctx.cfg)
+        with files_of_at_most(spark, per_file):
+            clustered(write.select(*model.column_names), entity.key, per_file, on).insertInto(target, overwrite=True)
     elif rows_written and not updates:
         # Only rows silver does not hold (new ids, new periods): an append, without MERGE's join of the target.
         write.select(*model.column_names).write.insertInto(target)

@@ -8,7 +8,14 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse_core.errors import ConfigError
-from lakehouse_core.layout import clustered, key_list, rows_per_file, whole_number_in
+from lakehouse_core.layout import (
+    MAX_RECORDS_PER_FILE,
+    clustered,
+    files_of_at_most,
+    key_list,
+    rows_per_file,
+    whole_number_in,
+)
 
 
 def test_whole_number_in_keeps_the_rows_whose_key_is_listed(spark):
@@ -46,3 +53,16 @@ def test_rows_per_file_that_is_not_a_whole_number_is_refused(lake_cfg, value):
     cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "tables": {"rows_per_file": value}})
     with pytest.raises(ConfigError, match=r"tables.rows_per_file must be a whole number >= 0"):
         rows_per_file(cfg)
+
+
+def test_insert_into_within_files_of_at_most_keeps_files_small_and_the_conf_is_restored(spark, tmp_path):
+    spark.sql(f"CREATE TABLE layout_insert (id BIGINT) USING delta LOCATION '{tmp_path / 'layout_insert'}'")
+    try:
+        with files_of_at_most(spark, 100):
+            # insertInto drops writer options: without the conf this would be files of 500 rows.
+            clustered(spark.range(1000), ["id"], 100).insertInto("layout_insert", overwrite=True)
+        assert spark.conf.get(MAX_RECORDS_PER_FILE, None) is None
+        counts = [r["count"] for r in spark.table("layout_insert").groupBy(F.input_file_name()).count().collect()]
+        assert (sum(counts), max(counts)) == (1000, 100)
+    finally:
+        spark.sql("DROP TABLE layout_insert")
