@@ -6,10 +6,15 @@ take most clusters (years of departed customers outnumber the live base). The ot
 each cluster gets a readable name from how its averages compare with theirs ("Loyal high spenders",
 "Lapsed customers"). The model is registered as `customer_segments`; there is no ground truth to compare
 versions on, so the newest one always becomes the champion (the run says so).
+
+The champion is fit again only every `ml.segments_refit_every_days` days of data (default 7; 0: every run):
+in between it assigns the day's customers, with the names its run logged, so segment ids stay put for the
+week and a daily run skips the fit, the silhouette and registering a model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Any
 
@@ -35,6 +40,7 @@ LAPSED_DAYS = 90  # no transaction for a quarter: the churn label's own definiti
 HIGH, LOW = 1.25, 0.75  # a cluster average this far above / below the base average counts as high / low
 INACTIVE_DAYS = 365
 INACTIVE_ID, INACTIVE_NAME = -1, "Inactive for over a year"
+REFIT_EVERY_DAYS = 7  # conf ml.segments_refit_every_days; 0: every run fits
 
 
 def rfm(features: DataFrame) -> DataFrame:
@@ -120,12 +126,72 @@ def named_segments(assigned: DataFrame, names: dict[int, str], model_name: str, 
     return out.select(*lakedb.table("gold.customer_segment").column_names)
 
 
+def refit_reason(client, model_name: str, k: int, cutoff: dt.date, every: int) -> tuple[str | None, Any, str]:
+    """(why the segments must be fit anew, or None; the champion that keeps assigning them otherwise; in words).
+
+    A champion fit on data ending fewer than `ml.segments_refit_every_days` days before today's, with today's k,
+    keeps assigning: a day of data barely moves the clusters, and customers keep their segment ids for the week.
+    """
+    if every <= 0:
+        return "ml.segments_refit_every_days is 0: every run fits", None, ""
+    champion = tracking.current_champion(client, model_name)
+    if champion is None:
+        return "no champion yet", None, ""
+    params = client.get_run(champion.run_id).data.params if champion.run_id else {}
+    if "as_of" not in params or str(params.get("k")) != str(k):
+        return f"version {champion.version} was fit with k={params.get('k')}, not {k}", None, ""
+    days = (cutoff - as_date(params["as_of"])).days
+    if not 0 <= days < every:
+        return (f"the data ends {cutoff}, {days} days after version {champion.version}'s ({params['as_of']}; "
+                f"ml.segments_refit_every_days {every})"), None, ""
+    return None, champion, (f"not refit: the data ends {cutoff}, {days} day(s) after version {champion.version}'s "
+                            f"({params['as_of']}), under ml.segments_refit_every_days {every}; it assigns the segments")
+
+
+def champion_names(model_name: str, champion: Any) -> dict[int, str]:
+    """The segment names the champion's run logged (segments.json), by segment id."""
+    import mlflow
+
+    profiles = mlflow.artifacts.load_dict(f"runs:/{champion.run_id}/segments.json")
+    return {int(p["segment_id"]): p["segment_name"] for p in profiles}
+
+
+def fit(ctx: JobContext, recent: DataFrame, k: int, seed: int, cutoff: dt.date, customers: int, clustered: int,
+        lineage: dict[str, str], client, model_name: str) -> tuple[DataFrame, dict[int, str], str]:
+    """Fit, name, log and register the segmentation; (clusters of `recent`, names, version)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=f"segments {ctx.run_id}"):
+        mlflow.set_tags({"job": ctx.job or "ml_segments", "lakehouse_run_id": ctx.run_id, "env": ctx.cfg.env})
+        tracking.log_lineage(lineage)
+        mlflow.log_params({"k": k, "seed": seed, "as_of": str(cutoff), "inputs": ",".join(SEGMENT_INPUTS),
+                           "customers": customers, "clustered": clustered, "inactive_days": INACTIVE_DAYS})
+        model = build_pipeline(k, seed).fit(recent)
+        clusters = model.transform(recent).withColumnRenamed("prediction", "segment_id").cache()
+        profiles = cluster_profiles(clusters)
+        names = segment_names(profiles)
+        if k > 1 and len(profiles) > 1:
+            mlflow.log_metric("silhouette", ClusteringEvaluator(predictionCol="segment_id").evaluate(clusters))
+        mlflow.log_metric("training_cost", model.stages[-1].summary.trainingCost)
+        mlflow.log_dict([{**p, "segment_name": names[p["segment_id"]]} for p in profiles], "segments.json")
+        example = recent.select(*SEGMENT_INPUTS).limit(5).toPandas().astype("float64")
+        output = model.transform(recent.limit(5)).select("prediction").toPandas()
+        info = tracking.log_spark_model(model, example, output, model_name)
+        version = str(info.registered_model_version)
+        tracking.apply_decision(client, model_name, version, tracking.Decision(
+            True, f"promoted: version {version} is the newest segmentation (segments have no ground truth "
+                  f"to compare versions on)"))
+    return clusters, names, version
+
+
 def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobResult:
     import mlflow
 
     settings = ctx.cfg.section("ml")
+    asked = k is not None or as_of is not None
     k = int(k or settings.get("segments_k", DEFAULT_K))
     seed = int(settings.get("seed", 42))
+    every = int(settings.get("segments_refit_every_days", REFIT_EVERY_DAYS))
     model_name = settings.get("segments_model_name", MODEL_NAME)
     client = tracking.configure(ctx.cfg, settings.get("segments_experiment", EXPERIMENT))
     frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES})
@@ -138,26 +204,27 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
         recent, clustered = inputs, customers
     k = max(1, min(k, clustered))
 
-    with mlflow.start_run(run_name=f"segments {ctx.run_id}"):
-        mlflow.set_tags({"job": ctx.job or "ml_segments", "lakehouse_run_id": ctx.run_id, "env": ctx.cfg.env})
-        tracking.log_lineage(lineage)
-        mlflow.log_params({"k": k, "seed": seed, "as_of": str(cutoff), "inputs": ",".join(SEGMENT_INPUTS),
-                           "customers": customers, "clustered": clustered, "inactive_days": INACTIVE_DAYS})
-        model = build_pipeline(k, seed).fit(recent)
+    reason, champion, kept = ("k or as_of given as job arguments: fit as asked", None, "") if asked else \
+        refit_reason(client, model_name, k, cutoff, every)
+    clusters = None
+    if champion is not None:
+        names = champion_names(model_name, champion)
+        model = mlflow.spark.load_model(f"models:/{model_name}/{champion.version}")
         clusters = model.transform(recent).withColumnRenamed("prediction", "segment_id").cache()
         profiles = cluster_profiles(clusters)
-        names = {**segment_names(profiles), INACTIVE_ID: INACTIVE_NAME}
-        if k > 1 and len(profiles) > 1:
-            mlflow.log_metric("silhouette", ClusteringEvaluator(predictionCol="segment_id").evaluate(clusters))
-        mlflow.log_metric("training_cost", model.stages[-1].summary.trainingCost)
-        mlflow.log_dict([{**p, "segment_name": names[p["segment_id"]]} for p in profiles], "segments.json")
-        example = recent.select(*SEGMENT_INPUTS).limit(5).toPandas().astype("float64")
-        output = model.transform(recent.limit(5)).select("prediction").toPandas()
-        info = tracking.log_spark_model(model, example, output, model_name)
-        version = str(info.registered_model_version)
-        tracking.apply_decision(client, model_name, version, tracking.Decision(
-            True, f"promoted: version {version} is the newest segmentation (segments have no ground truth "
-                  f"to compare versions on)"))
+        unnamed = sorted({p["segment_id"] for p in profiles} - names.keys())
+        if unnamed:  # a cluster empty when the champion was fit has members now: its name is unknown
+            clusters.unpersist()
+            clusters, reason = None, f"version {champion.version} has no name for segment(s) {unnamed}"
+        else:
+            version, reason = str(champion.version), kept
+            ctx.log(kept)
+    if clusters is None:
+        ctx.log(f"fitting segments: {reason}")
+        clusters, names, version = fit(ctx, recent, k, seed, cutoff, customers, clustered, lineage, client,
+                                       model_name)
+        profiles = cluster_profiles(clusters)
+    names = {**names, INACTIVE_ID: INACTIVE_NAME}
 
     inactive = inputs.where(F.col("recency_days") >= INACTIVE_DAYS) if clustered < customers else None
     assigned = clusters.select(*inputs.columns, "segment_id")
@@ -173,7 +240,7 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     ctx.log(f"{customers} customers in {len(sizes)} segments as of {cutoff}: {sizes}")
     return JobResult(rows_read=customers, rows_written=customers,
                      detail={"model": model_name, "version": version, "as_of": str(cutoff), "segments": sizes,
-                             "lineage": lineage})
+                             "refit": reason, "lineage": lineage})
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 from lakehouse_core.catalog import qualified
-from ml import segments
+from ml import segments, tracking
 from tests.ml.conftest import job_context, synthetic_customers
 
 
@@ -42,3 +45,38 @@ def test_every_customer_gets_one_named_segment_from_the_registered_model(spark, 
     for sid, name in names.items():
         recency = [r.recency_days for r in rows if r.segment_id == sid]
         assert (sid >= 0 and sum(recency) / len(recency) > 90) == name.startswith("Lapsed"), name
+
+
+def test_the_champion_keeps_assigning_segments_until_the_data_is_a_week_newer(spark, ml_lake):
+    table = qualified(ml_lake, "gold.customer_segment")
+
+    def written():  # every column but the time of assignment
+        return sorted(tuple(v for c, v in r.asDict().items() if c != "assigned_at") for r in spark.table(table).collect())
+
+    first = segments.run(job_context(spark, ml_lake, "ml_segments", run_id="s1"))
+    assert not first.detail["refit"].startswith("not refit")
+    before = written()
+
+    second = segments.run(job_context(spark, ml_lake, "ml_segments", run_id="s2"))
+    version, as_of = first.detail["version"], first.detail["as_of"]
+    assert (second.detail["version"], second.detail["refit"]) == (version, (
+        f"not refit: the data ends {as_of}, 0 day(s) after version {version}'s ({as_of}), "
+        "under ml.segments_refit_every_days 7; it assigns the segments"))
+    assert written() == before
+    assert second.detail["segments"] == first.detail["segments"]
+
+    # A week of data later the champion is fit again.
+    client = tracking.configure(ml_lake, segments.EXPERIMENT)
+    k = int(client.get_run(client.get_model_version("customer_segments", version).run_id).data.params["k"])
+    day = dt.date.fromisoformat(as_of)
+    assert segments.refit_reason(client, "customer_segments", k, day + dt.timedelta(days=6), 7)[0] is None
+    assert segments.refit_reason(client, "customer_segments", k, day + dt.timedelta(days=7), 7)[0] == (
+        f"the data ends {day + dt.timedelta(days=7)}, 7 days after version {version}'s ({as_of}; "
+        "ml.segments_refit_every_days 7)")
+
+    # And every run with a refit period of 0.
+    every_run = dataclasses.replace(ml_lake, raw={**ml_lake.raw, "ml": {**ml_lake.raw["ml"],
+                                                                       "segments_refit_every_days": 0}})
+    third = segments.run(job_context(spark, every_run, "ml_segments", run_id="s3"))
+    assert (int(third.detail["version"]), third.detail["refit"]) == (
+        int(version) + 1, "ml.segments_refit_every_days is 0: every run fits")
