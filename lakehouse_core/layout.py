@@ -10,14 +10,15 @@ their min/max statistics.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse_core.config import Config
 from lakehouse_core.errors import ConfigError
+from lakehouse_core.session import conf_set
 
 # Above this many distinct keys an IN list costs more to plan than the file skipping saves.
 PRUNE_MAX_KEYS = 5000
@@ -40,20 +41,9 @@ def clustered(df: DataFrame, keys: Sequence[str], max_rows: int, sort: Sequence[
     return writer.option("maxRecordsPerFile", max_rows) if max_rows else writer
 
 
-@contextmanager
-def files_of_at_most(spark: SparkSession, max_rows: int) -> Iterator[None]:
+def files_of_at_most(spark: SparkSession, max_rows: int) -> AbstractContextManager[None]:
     """Writes of this session (`insertInto` too) make files of at most `max_rows` rows meanwhile (0: no limit)."""
-    before = spark.conf.get(MAX_RECORDS_PER_FILE, None)
-    if max_rows:
-        spark.conf.set(MAX_RECORDS_PER_FILE, str(max_rows))
-    try:
-        yield
-    finally:
-        if max_rows:
-            if before is None:
-                spark.conf.unset(MAX_RECORDS_PER_FILE)
-            else:
-                spark.conf.set(MAX_RECORDS_PER_FILE, before)
+    return conf_set(spark, MAX_RECORDS_PER_FILE, max_rows or None)
 
 
 def key_list(df: DataFrame, column: str) -> list[int] | None:

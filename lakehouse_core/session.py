@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -118,3 +120,20 @@ def _remember_resolved_jars(spark: SparkSession, packages: list[str]) -> None:
         tmp = marker.with_suffix(".tmp")
         tmp.write_text("\n".join(jars) + "\n")
         tmp.replace(marker)
+
+
+@contextmanager
+def conf_set(spark: SparkSession, key: str, value: str | int | None) -> Iterator[None]:
+    """The session's SQL conf `key` is `value` meanwhile, then what it was (unset if it was); None changes nothing."""
+    if value is None:
+        yield
+        return
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, str(value))
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)

@@ -21,6 +21,7 @@ from lakehouse_core.config import Config
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.errors import ConfigError
 from lakehouse_core.layout import rows_per_file
+from lakehouse_core.session import conf_set
 
 MIN_RETAIN_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration: 7 days
 MAX_ZORDER_COLUMNS = 2  # Z-ordering loses its effect with every extra column
@@ -88,22 +89,13 @@ def optimize(spark: SparkSession, name: str, zorder: list[str], max_file_bytes: 
 
     `max_file_bytes`: the largest file it writes (Delta's default is 1 GB); the conf is restored afterwards.
     """
-    before = spark.conf.get(MAX_FILE_SIZE, None)
-    if max_file_bytes:
-        spark.conf.set(MAX_FILE_SIZE, str(max_file_bytes))
-    try:
+    with conf_set(spark, MAX_FILE_SIZE, max_file_bytes or None):
         try:
             row = spark.sql(optimize_sql(name, zorder)).collect()
         except Exception as exc:  # noqa: BLE001 - only a runtime without ZORDER falls back; anything else raised
             if not zorder or "zorder" not in str(exc).lower().replace(" ", "").replace("-", ""):
                 raise
             row, zorder = spark.sql(optimize_sql(name, [])).collect(), []
-    finally:
-        if max_file_bytes:
-            if before is None:
-                spark.conf.unset(MAX_FILE_SIZE)
-            else:
-                spark.conf.set(MAX_FILE_SIZE, before)
     metrics = row[0]["metrics"].asDict() if row and "metrics" in row[0].asDict() else {}
     return {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")}, zorder
 
@@ -117,15 +109,8 @@ def vacuum(spark: SparkSession, name: str, hours: int, listing_parallelism: int)
     Delta lists files for VACUUM with Spark's partition-discovery parallelism (default 10,000 tasks), which
     costs minutes on a small cluster for a table of a few files; the conf is restored afterwards.
     """
-    before = spark.conf.get(LISTING_PARALLELISM, None)
-    spark.conf.set(LISTING_PARALLELISM, str(listing_parallelism))
-    try:
+    with conf_set(spark, LISTING_PARALLELISM, listing_parallelism):
         spark.sql(vacuum_sql(name, hours)).collect()
-    finally:
-        if before is None:
-            spark.conf.unset(LISTING_PARALLELISM)
-        else:
-            spark.conf.set(LISTING_PARALLELISM, before)
 
 
 def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zorder: bool = True) -> JobResult:
