@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse_core.config import Config
@@ -33,16 +33,15 @@ def rows_per_file(cfg: Config) -> int:
     return value
 
 
-def clustered(df: DataFrame, keys: Sequence[str], max_rows: int, sort: Sequence[str] | None = None
-              ) -> DataFrameWriter:
-    """A writer of `df` range-partitioned by `keys`, sorted within files (by `sort`, default the keys), at most
-    `max_rows` rows a file (0: no limit). `insertInto` drops writer options: wrap it in `files_of_at_most`."""
-    writer = df.repartitionByRange(*keys).sortWithinPartitions(*(sort or keys)).write
-    return writer.option("maxRecordsPerFile", max_rows) if max_rows else writer
+def clustered(df: DataFrame, keys: Sequence[str], sort: Sequence[str] | None = None) -> DataFrame:
+    """`df` range-partitioned by `keys` and sorted within partitions (by `sort`, default the keys): written inside
+    `files_of_at_most`, each file holds one key range."""
+    return df.repartitionByRange(*keys).sortWithinPartitions(*(sort or keys))
 
 
 def files_of_at_most(spark: SparkSession, max_rows: int) -> AbstractContextManager[None]:
-    """Writes of this session (`insertInto` too) make files of at most `max_rows` rows meanwhile (0: no limit)."""
+    """Writes of this session make files of at most `max_rows` rows meanwhile (0: no limit). A session conf, not a
+    writer option: `insertInto` drops writer options."""
     return conf_set(spark, MAX_RECORDS_PER_FILE, max_rows or None)
 
 

@@ -148,7 +148,7 @@ def refit_reason(client, model_name: str, k: int, cutoff: dt.date, every: int) -
                             f"({params['as_of']}), under ml.segments_refit_every_days {every}; it assigns the segments")
 
 
-def champion_names(model_name: str, champion: Any) -> dict[int, str]:
+def champion_names(champion: Any) -> dict[int, str]:
     """The segment names the champion's run logged (segments.json), by segment id."""
     import mlflow
 
@@ -157,8 +157,9 @@ def champion_names(model_name: str, champion: Any) -> dict[int, str]:
 
 
 def fit(ctx: JobContext, recent: DataFrame, k: int, seed: int, cutoff: dt.date, customers: int, clustered: int,
-        lineage: dict[str, str], client, model_name: str) -> tuple[DataFrame, dict[int, str], str]:
-    """Fit, name, log and register the segmentation; (clusters of `recent`, names, version)."""
+        lineage: dict[str, str], client, model_name: str
+        ) -> tuple[DataFrame, list[dict[str, Any]], dict[int, str], str]:
+    """Fit, name, log and register the segmentation; (clusters of `recent`, their profiles, names, version)."""
     import mlflow
 
     with mlflow.start_run(run_name=f"segments {ctx.run_id}"):
@@ -181,7 +182,7 @@ def fit(ctx: JobContext, recent: DataFrame, k: int, seed: int, cutoff: dt.date, 
         tracking.apply_decision(client, model_name, version, tracking.Decision(
             True, f"promoted: version {version} is the newest segmentation (segments have no ground truth "
                   f"to compare versions on)"))
-    return clusters, names, version
+    return clusters, profiles, names, version
 
 
 def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobResult:
@@ -208,7 +209,7 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
         refit_reason(client, model_name, k, cutoff, every)
     clusters = None
     if champion is not None:
-        names = champion_names(model_name, champion)
+        names = champion_names(champion)
         model = mlflow.spark.load_model(f"models:/{model_name}/{champion.version}")
         clusters = model.transform(recent).withColumnRenamed("prediction", "segment_id").cache()
         profiles = cluster_profiles(clusters)
@@ -221,9 +222,8 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
             ctx.log(kept)
     if clusters is None:
         ctx.log(f"fitting segments: {reason}")
-        clusters, names, version = fit(ctx, recent, k, seed, cutoff, customers, clustered, lineage, client,
-                                       model_name)
-        profiles = cluster_profiles(clusters)
+        clusters, profiles, names, version = fit(ctx, recent, k, seed, cutoff, customers, clustered, lineage,
+                                                 client, model_name)
     names = {**names, INACTIVE_ID: INACTIVE_NAME}
 
     inactive = inputs.where(F.col("recency_days") >= INACTIVE_DAYS) if clustered < customers else None

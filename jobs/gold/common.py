@@ -23,7 +23,7 @@ from pyspark.sql.types import IntegerType, LongType, ShortType
 from pyspark.sql.utils import AnalysisException
 
 from lakehouse_core.context import JobContext
-from lakehouse_core.layout import clustered, key_list, whole_numbers_sql
+from lakehouse_core.layout import clustered, files_of_at_most, key_list, whole_numbers_sql
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
 MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
@@ -213,8 +213,8 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     cols = current.columns
     rows = rows.select(*cols)
     if table_version(spark, target) == 0:  # never written (just created): nothing to compare with
-        writer = clustered(rows, keys, rows_per_file) if rows_per_file else rows.write
-        writer.format("delta").mode("append").saveAsTable(target)
+        with files_of_at_most(spark, rows_per_file):
+            (clustered(rows, keys) if rows_per_file else rows).write.format("delta").mode("append").saveAsTable(target)
         metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
         return Written(inserted=int(metrics.get("numOutputRows", 0)))
     # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint

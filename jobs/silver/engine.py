@@ -542,9 +542,8 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
             updates = rows_written - actions.get("insert", 0)
     if rebuild:
         # Files clustered by key: a later MERGE rewrites only the few files its keys fall in.
-        per_file = rows_per_file(ctx.cfg)
-        with files_of_at_most(spark, per_file):
-            clustered(write.select(*model.column_names), entity.key, per_file, on).insertInto(target, overwrite=True)
+        with files_of_at_most(spark, rows_per_file(ctx.cfg)):
+            clustered(write.select(*model.column_names), entity.key, on).write.insertInto(target, overwrite=True)
     elif rows_written and not updates:
         # Only rows silver does not hold (new ids, new periods): an append, without MERGE's join of the target.
         write.select(*model.column_names).write.insertInto(target)

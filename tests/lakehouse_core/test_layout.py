@@ -31,7 +31,8 @@ def test_whole_number_in_keeps_the_rows_whose_key_is_listed(spark):
 def test_clustered_files_hold_disjoint_key_ranges_of_at_most_the_given_rows(spark, tmp_path):
     # Keys in scrambled order, so a plain write would mix them in every file.
     df = spark.range(1000).select(((F.col("id") * 7919) % 1000).alias("id"), F.lit("x").alias("v"))
-    clustered(df, ["id"], 150).format("delta").save(str(tmp_path / "t"))
+    with files_of_at_most(spark, 150):
+        clustered(df, ["id"]).write.format("delta").save(str(tmp_path / "t"))
 
     files = (spark.read.format("delta").load(str(tmp_path / "t")).groupBy(F.input_file_name().alias("f"))
              .agg(F.min("id").alias("lo"), F.max("id").alias("hi"), F.count(F.lit(1)).alias("n"))
@@ -59,8 +60,8 @@ def test_insert_into_within_files_of_at_most_keeps_files_small_and_the_conf_is_r
     spark.sql(f"CREATE TABLE layout_insert (id BIGINT) USING delta LOCATION '{tmp_path / 'layout_insert'}'")
     try:
         with files_of_at_most(spark, 100):
-            # insertInto drops writer options: without the conf this would be files of 500 rows.
-            clustered(spark.range(1000), ["id"], 100).insertInto("layout_insert", overwrite=True)
+            # insertInto drops writer options: without the conf this would be one file of 1,000 rows.
+            clustered(spark.range(1000), ["id"]).write.insertInto("layout_insert", overwrite=True)
         assert spark.conf.get(MAX_RECORDS_PER_FILE, None) is None
         counts = [r["count"] for r in spark.table("layout_insert").groupBy(F.input_file_name()).count().collect()]
         assert (sum(counts), max(counts)) == (1000, 100)
