@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,7 +56,7 @@ def python_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@contextmanager
+@contextlib.contextmanager
 def timed(results: dict, key: str):
     t0 = time.perf_counter()
     yield
@@ -93,13 +94,40 @@ def write_results(name: str, payload: dict) -> Path:
     return path
 
 
-def run_scales(script: str, name: str, scales: list[float], args: list[str], show=None) -> int:
+def run_within(cmd: list[str], budget_s: float | None) -> subprocess.CompletedProcess | None:
+    """Run `cmd` (output captured); None when it is still running after `budget_s` seconds: it is then killed with
+    every process it started (its Spark JVM), as a process group."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def run_scales(script: str, name: str, scales: list[float], args: list[str], show=None,
+               budget_minutes: float | None = None, progress=None) -> int:
     """Each scale in its own process (its own JVM and metastore): `script --one --scales S *args` prints one
-    JSON line. The runs go to bench/results/<name>.json; a failed scale is recorded with its last error line."""
+    JSON line. The runs go to bench/results/<name>.json; a failed scale is recorded with its last error line.
+
+    A scale still running after `budget_minutes` is stopped and recorded as unfinished, with what
+    `progress(scale)` says it got through (a scale that does not fit the time budget is a result, not a failure).
+    """
     runs, failed = [], 0
     for scale in scales:
-        out = subprocess.run([sys.executable, script, "--one", "--scales", str(scale), *args],
-                             capture_output=True, text=True)
+        t0 = time.perf_counter()
+        out = run_within([sys.executable, script, "--one", "--scales", str(scale), *args],
+                         budget_minutes * 60 if budget_minutes else None)
+        if out is None:
+            run = {"scale": scale, "measured_at": now(), "unfinished": {
+                "budget_minutes": budget_minutes, "stopped_after_seconds": round(time.perf_counter() - t0, 1),
+                "progress": progress(scale) if progress else None}}
+            print(json.dumps(run, default=str), flush=True)
+            runs.append(run)
+            continue
         if out.returncode != 0:
             failed += 1
             print(f"scale {scale} failed:\n{out.stderr[-3000:]}", file=sys.stderr)

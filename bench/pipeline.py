@@ -7,11 +7,16 @@ does (`incremental_cold`: JVM start-up, the first compilation of every query's c
 
     bench/run                      # scales 1 and 10
     bench/run --scales 1 10 100    # add scale 100 where it fits the time budget
+
+Each scale has a time budget (--budget-minutes, 45): a scale still running then is stopped and recorded as
+unfinished, with how far it got (generation, floor, and the jobs of the full run that finished, per layer), read
+from the progress log the scale's process keeps (<base>/pipeline_s<scale>/_bench_progress.jsonl).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
@@ -25,14 +30,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import RESULTS, bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
 SKIP_JOBS = {"ops_maintenance"}
+BUDGET_MINUTES = 45
+PROGRESS = "_bench_progress.jsonl"
 
 
-def run_all(spark, cfg, manifest) -> dict:
+def run_all(spark, cfg, manifest, progress=None) -> dict:
+    """One `lakehouse run` of every job; with a `progress` stream, the runner's events go there as JSON lines."""
     from lakehouse_core.runner import Reporter, run_jobs
 
     names = [n for n in manifest.order if n not in SKIP_JOBS]
+    reporter = Reporter(fmt="json", stream=progress) if progress else Reporter(quiet=True)
     t0 = time.perf_counter()
-    summary = run_jobs(spark, cfg, manifest, names, command="bench", reporter=Reporter(quiet=True))
+    summary = run_jobs(spark, cfg, manifest, names, command="bench", reporter=reporter)
     wall = time.perf_counter() - t0
     layers: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "rows_written": 0, "rows_read": 0})
     for o in summary.outcomes:
@@ -68,19 +77,32 @@ def bench_scale(scale: float, days: int, base: Path) -> dict:
 
     root = base / f"pipeline_s{scale:g}"
     shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    log = open(root / PROGRESS, "a")  # noqa: SIM115 - open for the whole measurement, read by the parent
+
+    def phase(name: str, **fields) -> None:
+        log.write(json.dumps({"event": "phase", "phase": name, **fields}, default=str) + "\n")
+        log.flush()
+
     cfg = bench_config(root)
     landing, truth = Path(cfg.path("landing")), Path(cfg.path("truth"))
     t0 = time.perf_counter()
     gen = generate(landing, truth, days=days, scale=scale, seed=42, defects=0.01)
     gen_s = time.perf_counter() - t0
+    phase("generated", seconds=round(gen_s, 2), landing_rows=sum(gen["rows"].values()))
     spark = get_spark(cfg, "bench-pipeline")
     manifest = load_manifest()
     floor(spark, landing, root / "_warm")  # JVM warm-up, not measured
     floor_s, floor_rows = floor(spark, landing, root / "_floor")
-    full = run_all(spark, cfg, manifest)
+    phase("floor", seconds=round(floor_s, 2), rows=floor_rows)
+    phase("full")
+    full = run_all(spark, cfg, manifest, log)
     generate(landing, truth, days=days + 1, scale=scale, seed=42, defects=0.01)
-    incremental = run_all(spark, cfg, manifest)
-    rerun = run_all(spark, cfg, manifest)
+    phase("incremental")
+    incremental = run_all(spark, cfg, manifest, log)
+    phase("rerun")
+    rerun = run_all(spark, cfg, manifest, log)
+    log.close()
     out = {
         "scale": scale, "days": days, "landing_rows": sum(gen["rows"].values()), "generate_seconds": round(gen_s, 2),
         "floor_seconds": round(floor_s, 2), "floor_rows": floor_rows,
@@ -90,6 +112,40 @@ def bench_scale(scale: float, days: int, base: Path) -> dict:
         "jvm_peak_mb": jvm_peak_mb(spark), "python_peak_mb": round(python_peak_mb()),
     }
     spark.stop()
+    return out
+
+
+def progress(base: Path, scale: float) -> dict:
+    """How far an unfinished scale got, from its progress log: generation, floor, and per run the jobs that ended
+    (job seconds and rows per layer) and those still running when it was stopped."""
+    path = base / f"pipeline_s{scale:g}" / PROGRESS
+    out: dict = {}
+    run: dict | None = None
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {"log": f"{path} not found"}
+    for line in lines:
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if e.get("event") == "phase":
+            if e["phase"] in ("generated", "floor"):
+                out[e["phase"]] = {k: v for k, v in e.items() if k not in ("event", "phase")}
+            else:
+                run = out[e["phase"]] = {"layers": {}, "running": []}
+        elif run is not None and e.get("event") == "job_started":
+            run["running"].append(e["job"])
+        elif run is not None and e.get("event") == "job_ended":
+            with contextlib.suppress(ValueError):
+                run["running"].remove(e["job"])
+            layer = run["layers"].setdefault(e["layer"], {"jobs": 0, "seconds": 0.0, "rows_written": 0})
+            layer["jobs"] += 1
+            layer["seconds"] = round(layer["seconds"] + (e.get("seconds") or 0), 2)
+            layer["rows_written"] += e.get("rows_written") or 0
+        elif run is not None and e.get("event") == "run_ended":
+            run["seconds"] = e.get("seconds")
     return out
 
 
@@ -115,7 +171,7 @@ def add_cold_runs(scales: list[float], days: int, base: str) -> None:
     """`bench_cold` for the `scales` just measured (in bench/results/pipeline.json), each in a new process."""
     from bench.common import write_results
 
-    runs = [r for r in json.loads((RESULTS / "pipeline.json").read_text())["runs"] if "failed" not in r]
+    runs = [r for r in json.loads((RESULTS / "pipeline.json").read_text())["runs"] if finished(r)]
     fresh = [r for r in runs if r["scale"] in scales]
     for r in fresh:
         out = subprocess.run([sys.executable, __file__, "--cold", "--scales", str(r["scale"]), "--days", str(days),
@@ -131,6 +187,26 @@ def add_cold_runs(scales: list[float], days: int, base: str) -> None:
         write_results("pipeline", {"runs": fresh})
 
 
+def finished(run: dict) -> bool:
+    return "failed" not in run and "unfinished" not in run
+
+
+def unfinished_row(r: dict) -> str:
+    """The table's line for a scale stopped at its time budget: how far it got."""
+    u = r["unfinished"]
+    p = u.get("progress") or {}
+    gen, floor_ = p.get("generated", {}), p.get("floor", {})
+    reached = []
+    for name in ("full", "incremental", "rerun"):
+        if name in p:
+            done = ", ".join(f"{layer} {v['jobs']} job(s) {v['seconds']:g} s" for layer, v in p[name]["layers"].items())
+            running = ", ".join(p[name]["running"])
+            reached.append(f"{name} run: {done or 'no job done'}" + (f"; running: {running}" if running else ""))
+    text = f"not done within {u['budget_minutes']:g} min ({'; '.join(reached) or 'before the full run'})"
+    rows = f"{gen['landing_rows']:,}" if "landing_rows" in gen else ""
+    return (f"| {r['scale']:g} | {rows} | {floor_.get('seconds', '')} | {text} |" + " |" * 10)
+
+
 def markdown(runs: list[dict]) -> str:
     """Wall seconds; per layer "full / incremental" (its first job's start to its last job's end)."""
     lines = ["| scale | landing rows | floor s | full s | full/floor | incremental s | incr/full | rerun s | "
@@ -138,6 +214,10 @@ def markdown(runs: list[dict]) -> str:
              "bronze s full / incr | silver s full / incr | gold s full / incr | ml s full / incr | JVM peak MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
+        if "unfinished" in r:
+            lines.append(unfinished_row(r))
+            continue
+
         def wall(run: dict, name: str) -> str:
             layer = run["layers"].get(name, {})
             return str(layer.get("wall_seconds", layer.get("seconds", "")))
@@ -156,6 +236,8 @@ def main() -> None:
     p.add_argument("--scales", type=float, nargs="+", default=[1, 10])
     p.add_argument("--days", type=int, default=5)
     p.add_argument("--base", default="/tmp/lakehouse-bench")
+    p.add_argument("--budget-minutes", type=float, default=BUDGET_MINUTES,
+                   help="stop a scale still running after this long and record how far it got (0: no limit)")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -165,7 +247,8 @@ def main() -> None:
     if args.cold:
         print(json.dumps(bench_cold(args.scales[0], args.days, Path(args.base))))
         return
-    code = run_scales(__file__, "pipeline", args.scales, ["--days", str(args.days), "--base", args.base])
+    code = run_scales(__file__, "pipeline", args.scales, ["--days", str(args.days), "--base", args.base],
+                      budget_minutes=args.budget_minutes or None, progress=lambda s: progress(Path(args.base), s))
     add_cold_runs(args.scales, args.days, args.base)
     runs = [r for r in json.loads((RESULTS / "pipeline.json").read_text())["runs"] if "failed" not in r]
     (RESULTS / "pipeline.md").write_text(markdown(runs))
