@@ -248,7 +248,7 @@ def main() -> None:
         print(json.dumps(bench_cold(args.scales[0], args.days, Path(args.base))))
         return
     code = run_scales(__file__, "pipeline", args.scales, ["--days", str(args.days), "--base", args.base],
-                      budget_minutes=args.budget_minutes or None, progress=lambda s: progress(Path(args.base), s))
+                      budget_minutes=args.budget_minutes, progress=lambda s: progress(Path(args.base), s))
     add_cold_runs(args.scales, args.days, args.base)
     runs = [r for r in json.loads((RESULTS / "pipeline.json").read_text())["runs"] if "failed" not in r]
     (RESULTS / "pipeline.md").write_text(markdown(runs))
