@@ -49,9 +49,9 @@ class DeferredAppends:
 
     Each ops commit costs about half a second however few its rows, and a run of small jobs made dozens.
     The runner flushes before a job of another layer starts (a later layer may read them), after a failure and
-    at the end of the run. Tables flushed `last` (a job's commit point, e.g. ops.silver_watermark) are written
-    after all the others: a process killed in between leaves an attempt without its commit point, which the
-    job's next run undoes, never a commit point without the rows it vouches for.
+    at the end of the run. The tables are written side by side, those flushed `last` (a job's commit point, e.g.
+    ops.silver_watermark) after all the others are: a process killed in between leaves an attempt without its
+    commit point, which the job's next run undoes, never a commit point without the rows it vouches for.
     """
 
     def __init__(self) -> None:
@@ -77,13 +77,33 @@ class DeferredAppends:
         """Write everything pending with `spark`; returns the number of commits. Held locked: a job that starts
         meanwhile waits for the rows it may read."""
         with self._lock:
-            order = sorted(self._rows, key=lambda k: k[0] in self._last)  # stable: otherwise first added first
-            for name, table_id in order:
-                append_rows(spark, name, table_id, self._rows[(name, table_id)])
-                del self._rows[(name, table_id)]
+            first = [k for k in self._rows if k[0] not in self._last]
+            last = [k for k in self._rows if k[0] in self._last]
+
+            def write(key: tuple[str, str]) -> tuple[str, str]:
+                activate(spark)
+                append_rows(spark, key[0], key[1], self._rows[key])
+                return key
+
+            # Tables of one group are independent commits: written side by side, they cost about one commit's time.
+            for group in (first, last):
+                if len(group) > 1:
+                    with ThreadPoolExecutor(max_workers=min(len(group), 4), thread_name_prefix="lakehouse-ops") as pool:
+                        futures = [pool.submit(write, k) for k in group]
+                    errors = []
+                    for future in futures:
+                        if future.exception() is None:
+                            del self._rows[future.result()]
+                        else:
+                            errors.append(future.exception())
+                    if errors:  # what was written is forgotten; the rest stays pending (and no `last` table is written)
+                        raise errors[0]
+                else:
+                    for key in group:
+                        del self._rows[write(key)]
             self._layers.clear()
             self._last.clear()
-            return len(order)
+            return len(first) + len(last)
 
 
 @dataclass

@@ -269,6 +269,36 @@ def test_deferred_ops_rows_write_each_table_once_and_commit_points_last(monkeypa
     assert (deferred.flush(None), deferred.pending_from_other_layer("gold")) == (0, False)
 
 
+def test_deferred_tables_are_written_side_by_side_and_a_failure_keeps_the_commit_points_back(monkeypatch):
+    import threading
+
+    from lakehouse_core import context
+
+    both = threading.Barrier(2, timeout=30)  # passed only when the two tables are being written at the same time
+    written = []
+
+    def append(spark, name, table_id, rows):
+        if name != "ops.wm":
+            both.wait()
+        if name == "ops.dq" and rows == [("bad",)]:
+            raise RuntimeError("commit failed")
+        written.append((name, rows))
+
+    monkeypatch.setattr(context, "append_rows", append)
+    deferred = context.DeferredAppends()
+    deferred.add("ops.wm", "ops.silver_watermark", [("j1",)], "silver", last=True)
+    deferred.add("ops.outcome", "ops.batch_outcome", [("j1", 1)], "silver")
+    deferred.add("ops.dq", "ops.dq_result", [("bad",)], "silver")
+    with pytest.raises(RuntimeError, match="commit failed"):
+        deferred.flush(None)
+    assert written == [("ops.outcome", [("j1", 1)])]  # no commit point without the rows it vouches for
+    deferred.add("ops.outcome", "ops.batch_outcome", [("j2", 1)], "silver")
+    deferred._rows[("ops.dq", "ops.dq_result")] = [("ok",)]
+    assert deferred.flush(None) == 3
+    assert sorted(written[1:3]) == [("ops.dq", [("ok",)]), ("ops.outcome", [("j2", 1)])]
+    assert written[3:] == [("ops.wm", [("j1",)])]
+
+
 def test_a_run_creates_the_tables_its_jobs_write_the_ops_tables_they_read_and_the_run_record():
     m = load_manifest()
     assert [t.id for t in tables_written(m, m.select("layer:bronze"))] == [
