@@ -73,12 +73,14 @@ INGESTED_FILE = Table(
 GOLD_WATERMARK = Table(
     layer="ops",
     name="gold_watermark",
-    comment="Gold's incremental state, append-only: a row per gold job, input table and run that moved it, "
-            "with the input's Delta version the job processed. The latest row per (job, source_table) is the "
+    comment="Gold's incremental state, append-only: a row per gold or ML job, input table and run that moved it, "
+            "with the input's Delta version the job processed (for an ML job also model:<name>, the model version "
+            "it used, and settings, a checksum of its settings). The latest row per (job, source_table) is the "
             "watermark: the next run reads the input's Change Data Feed after it; no row means a full build.",
     columns=(
-        col("job", "STRING", "Gold job name from conf/pipeline.yml.", nullable=False),
-        col("source_table", "STRING", "Input table, layer.name (environment-independent).", nullable=False),
+        col("job", "STRING", "Gold or ML job name from conf/pipeline.yml.", nullable=False),
+        col("source_table", "STRING", "Input table, layer.name (environment-independent), or an ML job's "
+            "model:<name> or settings.", nullable=False),
         col("version", "BIGINT", "Last Delta version of source_table the job has processed."),
         col("run_id", "STRING", "Run that processed it."),
         col("updated_at", "TIMESTAMP", "When the watermark was written (UTC)."),

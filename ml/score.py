@@ -1,7 +1,8 @@
 """Job `ml_score_churn`: score every active customer with the champion churn model into gold.churn_score.
 
 The model is whatever `models:/customer_churn@champion` is at run time, so a promotion by
-`ml_train_churn` takes effect on the next scoring run and a refused one changes nothing. Features are
+`ml_train_churn` takes effect on the next scoring run and a refused one changes nothing. A run whose inputs,
+champion and settings are those of the last scoring skips (`ml.inputs`). Features are
 built as of the latest transaction day in the lake with the same code the model was trained on.
 """
 
@@ -23,6 +24,7 @@ from lakehouse_core.runner import utcnow
 from ml import tracking
 from ml.churn import EXPERIMENT, INPUT_TABLES, MODEL_NAME, data_end_of
 from ml.features import active_customers, as_date, features_as_of
+from ml.inputs import checksum, watched
 
 DEFAULT_BANDS = {"medium": 0.2, "high": 0.5}
 
@@ -78,19 +80,27 @@ def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
     if champion is None:
         raise NoChampionError(f"no version of model {model_name!r} has the alias {tracking.CHAMPION!r}: run "
                               f"ml_train_churn first")
+    bands_conf = settings.get("risk_bands")
+    watch = watched(ctx, INPUT_TABLES, {f"model:{model_name}": int(champion.version),
+                                        "settings": checksum({"risk_bands": bands_conf, "as_of": as_of})})
+    if watch.unchanged():
+        ctx.log(f"inputs, {model_name} v{champion.version} and settings as at the last scoring: "
+                "gold.churn_score unchanged")
+        return JobResult(0, 0, 0, {"skipped": True, "model": model_name, "version": str(champion.version)})
     model = mlflow.spark.load_model(f"models:/{model_name}@{tracking.CHAMPION}")
-    frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES})
+    frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES}, watch.now)
     cutoff = as_date(as_of) if as_of else data_end_of(frames["gold.fact_transaction"])
     features = active_customers(features_as_of(frames["gold.fact_transaction"], frames["gold.fact_interaction"],
                                                frames["gold.dim_customer"], cutoff))
     t0 = time.perf_counter()
     scores = score_frame(model.transform(features), model_name, champion.version, utcnow(), ctx.run_id,
-                         settings.get("risk_bands")).cache()
+                         bands_conf).cache()
     scored = scores.count()
     changes = merge_scores(ctx.spark, ctx.table("gold.churn_score"), scores)
     seconds = time.perf_counter() - t0
     bands = {r["risk_band"]: r["count"] for r in scores.groupBy("risk_band").count().collect()}
     scores.unpersist()
+    watch.commit()
     ctx.log(f"scored {scored} active customers as of {cutoff} with {model_name} v{champion.version}: {bands}")
     detail: dict[str, Any] = {"model": model_name, "version": str(champion.version), "features_as_of": str(cutoff),
                               "bands": bands, "lineage": lineage, "seconds": round(seconds, 2), **changes}

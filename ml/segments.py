@@ -31,6 +31,7 @@ from lakehouse_core.runner import utcnow
 from ml import tracking
 from ml.churn import INPUT_TABLES, data_end_of
 from ml.features import as_date, features_as_of
+from ml.inputs import checksum, watched
 
 MODEL_NAME = "customer_segments"
 EXPERIMENT = "customer_segments"
@@ -195,7 +196,16 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     every = int(settings.get("segments_refit_every_days", REFIT_EVERY_DAYS))
     model_name = settings.get("segments_model_name", MODEL_NAME)
     client = tracking.configure(ctx.cfg, settings.get("segments_experiment", EXPERIMENT))
-    frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES})
+    current = tracking.current_champion(client, model_name)
+    model_key = f"model:{model_name}"
+    watch = watched(ctx, INPUT_TABLES, {model_key: int(current.version) if current is not None else -1,
+                                        "settings": checksum({"k": k, "seed": seed, "refit_every_days": every,
+                                                              "asked": asked, "as_of": as_of})})
+    if watch.unchanged():
+        ctx.log(f"inputs, {model_name} v{current.version} and settings as at the last run: "
+                "gold.customer_segment unchanged")
+        return JobResult(0, 0, 0, {"skipped": True, "model": model_name, "version": str(current.version)})
+    frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES}, watch.now)
     cutoff = as_date(as_of) if as_of else data_end_of(frames["gold.fact_transaction"])
     inputs = rfm(features_as_of(frames["gold.fact_transaction"], frames["gold.fact_interaction"],
                                 frames["gold.dim_customer"], cutoff)).cache()
@@ -234,6 +244,8 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     rows.write.insertInto(ctx.table("gold.customer_segment"), overwrite=True)
     for df in (inputs, recent, clusters):
         df.unpersist()
+    watch.now[model_key] = int(version)  # the version that assigned them (a fit registers a new one)
+    watch.commit()
     sizes = {names[p["segment_id"]]: p["customers"] for p in profiles}
     if clustered < customers:
         sizes[INACTIVE_NAME] = customers - clustered

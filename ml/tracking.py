@@ -60,15 +60,18 @@ def delta_version(spark: SparkSession, table: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").first()["version"])
 
 
-def read_pinned(spark: SparkSession, tables: dict[str, str]) -> tuple[dict[str, DataFrame], dict[str, str]]:
-    """Read each `logical id -> qualified name` at its current Delta version; also return the lineage.
+def read_pinned(spark: SparkSession, tables: dict[str, str], versions: dict[str, int] | None = None
+                ) -> tuple[dict[str, DataFrame], dict[str, str]]:
+    """Read each `logical id -> qualified name` at its current Delta version (or at `versions[id]`, already
+    looked up); also return the lineage.
 
     Pinning the version makes the logged lineage exactly the data the model saw, even if a writer commits
     while the job runs.
     """
     frames, lineage = {}, {}
     for table_id, name in tables.items():
-        version = delta_version(spark, name)
+        version = (versions or {}).get(table_id)
+        version = delta_version(spark, name) if version is None else version
         frames[table_id] = spark.sql(f"SELECT * FROM {name} VERSION AS OF {version}")
         lineage[table_id] = pinned(name, version)
     return frames, lineage

@@ -24,7 +24,7 @@ SYNTH_START = dt.date(2023, 1, 1)
 SYNTH_END = dt.date(2024, 12, 31)
 DELIVERY_DAY = dt.date(2025, 1, 1)  # profiles arrive with the first batch, after every training cutoff
 ML_TABLES = ("gold.fact_transaction", "gold.fact_interaction", "gold.dim_customer", "gold.churn_score",
-             "gold.customer_segment")
+             "gold.customer_segment", "ops.gold_watermark")
 
 
 def gold_frame(spark, table_id: str, rows: list[dict[str, Any]]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -37,6 +39,23 @@ def test_scoring_merges_one_row_per_active_customer_with_the_champion(spark, ml_
     assert all(r.risk_band == ("high" if r.churn_probability >= 0.5 else "medium" if r.churn_probability >= 0.2
                                else "low") for r in rows)
     assert result.detail["bands"] == {b: sum(r.risk_band == b for r in rows) for b in {r.risk_band for r in rows}}
+
+    # Nothing moved: the next scoring skips and the table keeps every row as it was (its times of scoring too).
+    again = score.run(job_context(spark, ml_lake, "ml_score_churn", run_id="s2"))
+    assert (again.rows_written, again.detail) == (0, {"skipped": True, "model": "customer_churn",
+                                                      "version": out.model_version})
+    def now():  # a fresh read: a DataFrame keeps the table version it was made at
+        return spark.table(qualified(ml_lake, "gold.churn_score")).collect()
+
+    assert sorted(map(tuple, now())) == sorted(map(tuple, rows))
+    # Other risk bands in conf: everything is scored again.
+    banded = dataclasses.replace(ml_lake, raw={**ml_lake.raw, "ml": {**ml_lake.raw["ml"],
+                                                                      "risk_bands": {"medium": 0.1, "high": 0.9}}})
+    third = score.run(job_context(spark, banded, "ml_score_churn", run_id="s3"))
+    assert third.detail["bands"] == {b: sum(0.1 <= r.churn_probability < 0.9 if b == "medium" else
+                                            r.churn_probability >= 0.9 if b == "high" else r.churn_probability < 0.1
+                                            for r in rows) for b in third.detail["bands"]}
+    assert ({r.run_id for r in now()}, len(now())) == ({"s3"}, len(rows))
 
 
 def test_scoring_without_a_champion_fails_with_a_clear_reason(spark, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from pyspark.sql import functions as F
+
 from lakehouse_core.catalog import qualified
 from ml import segments, tracking
 from tests.ml.conftest import job_context, synthetic_customers
@@ -56,7 +58,19 @@ def test_the_champion_keeps_assigning_segments_until_the_data_is_a_week_newer(sp
     first = segments.run(job_context(spark, ml_lake, "ml_segments", run_id="s1"))
     assert not first.detail["refit"].startswith("not refit")
     before = written()
+    exact = sorted(tuple(r) for r in spark.table(table).collect())
 
+    # Inputs, champion and settings as they were: nothing to do, the table keeps even its times of assignment.
+    again = segments.run(job_context(spark, ml_lake, "ml_segments", run_id="s1b"))
+    assert (again.rows_written, again.detail) == (0, {"skipped": True, "model": "customer_segments",
+                                                      "version": first.detail["version"]})
+    assert sorted(tuple(r) for r in spark.table(table).collect()) == exact
+
+    # An input commits (a row added and taken back: its data as before): the job reads it, the champion assigns.
+    contacts = qualified(ml_lake, "gold.fact_interaction")
+    spark.table(contacts).limit(1).withColumn("interaction_id", F.lit(-1).cast("bigint")) \
+        .write.format("delta").mode("append").saveAsTable(contacts)
+    spark.sql(f"DELETE FROM {contacts} WHERE interaction_id = -1")
     second = segments.run(job_context(spark, ml_lake, "ml_segments", run_id="s2"))
     version, as_of = first.detail["version"], first.detail["as_of"]
     assert (second.detail["version"], second.detail["refit"]) == (version, (
