@@ -284,6 +284,9 @@ def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple
 # The silver jobs of a run run in threads of one driver; the catalog's check-then-create in CREATE OR REPLACE VIEW is
 # not atomic, and two jobs creating the view at once made one of them fail with TABLE_OR_VIEW_ALREADY_EXISTS.
 _VIEW_LOCK = threading.Lock()
+# ops.held_record is written by every entity that holds rows: a release (MERGE) beside another job's hold (append)
+# or release fails Delta's conflict check and runs again. One writer at a time in this driver: the other waits.
+_HELD_LOCK = threading.Lock()
 
 
 def ensure_conservation_view(ctx: JobContext, replace: bool = False) -> None:
@@ -608,25 +611,27 @@ def _releasable(ctx: JobContext, entity: Entity) -> bool:
 
 def _hold(ctx: JobContext, entity: Entity, rows: DataFrame, cols: list[str], now: dt.datetime) -> None:
     rule = ex.hold_rules(entity.model)[0].name
-    rows.select(
+    rows = rows.select(
         F.lit(entity.table).alias("table"), F.col("_source_table").alias("source_table"), F.lit(rule).alias("rule"),
         F.to_json(F.struct(*[F.col(k) for k in entity.key])).alias("key"), F.col("customer_id").alias("parent_id"),
         F.col("_batch").alias("batch"), F.col("_source_file").alias("source_file"),
         F.to_json(F.struct(*[F.col(c) for c in cols])).alias("record"),
         F.lit(ctx.run_id).alias("held_run_id"), F.lit(now).alias("held_at"),
-        F.lit(None).cast("string").alias("released_run_id"), F.lit(None).cast("timestamp").alias("released_at"),
-    ).write.format("delta").mode("append").saveAsTable(ctx.table("ops.held_record"))
+        F.lit(None).cast("string").alias("released_run_id"), F.lit(None).cast("timestamp").alias("released_at"))
+    with _HELD_LOCK:
+        rows.write.format("delta").mode("append").saveAsTable(ctx.table("ops.held_record"))
 
 
 def _release(ctx: JobContext, entity: Entity, rows: DataFrame, now: dt.datetime) -> None:
     view = f"silver_release_{entity.job}"
     rows.select(F.col("customer_id").alias("parent_id")).distinct().createOrReplaceTempView(view)
     try:
-        # ops.held_record is shared: another job's append can win the race, and the MERGE is then run again.
-        retry_on_conflict(lambda: ctx.spark.sql(f"""
-            MERGE INTO {ctx.table('ops.held_record')} t USING {view} s
-            ON t.`table` = '{entity.table}' AND t.released_run_id IS NULL AND t.parent_id = s.parent_id
-            WHEN MATCHED THEN UPDATE SET released_run_id = '{ctx.run_id}', released_at = timestamp'{now.isoformat(sep=" ")}'"""),
-            log=ctx.log, what="release MERGE into ops.held_record")
+        # Jobs of this driver take turns (_HELD_LOCK); a writer elsewhere can still win the race: then it runs again.
+        with _HELD_LOCK:
+            retry_on_conflict(lambda: ctx.spark.sql(f"""
+                MERGE INTO {ctx.table('ops.held_record')} t USING {view} s
+                ON t.`table` = '{entity.table}' AND t.released_run_id IS NULL AND t.parent_id = s.parent_id
+                WHEN MATCHED THEN UPDATE SET released_run_id = '{ctx.run_id}', released_at = timestamp'{now.isoformat(sep=" ")}'"""),
+                log=ctx.log, what="release MERGE into ops.held_record")
     finally:
         ctx.spark.catalog.dropTempView(view)
