@@ -525,6 +525,10 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         prune = (prune_col, ids) if ids is not None else None
         held_keys = current_all.where(whole_number_in(prune_col, ids)) if prune else current_all
         current = held_keys.join(ready.select(*owner).distinct(), owner, "left_semi")
+        if entity.history != "latest":
+            # A history's transforms read silver's rows of the touched keys three or four times (periods, starts,
+            # diff), and the counts below and the MERGE each again: read once. A checkpoint, like `cands` above.
+            current = current.localCheckpoint(eager=True)
     outcomes, write, on, diffed = _apply(entity, ready, current, ctx.run_id, rebuild)
     outcomes = outcomes.persist()
     applied = F.col("_apply") if "_apply" in outcomes.columns else F.lit(False)
