@@ -29,9 +29,4 @@ def watched(ctx: JobContext, table_ids: Sequence[str], state: dict[str, int]) ->
     `unchanged()` is True when no table's data, no model version and no setting moved since the job's last
     run (and it is neither the first run nor --full-refresh); `commit()` after the writes records them.
     """
-    inputs = Inputs.load(ctx, table_ids)
-    for key, value in state.items():
-        inputs.now[key] = int(value)
-        if inputs.last.get(key) != int(value):
-            inputs.data_moved.add(key)
-    return inputs
+    return Inputs.load(ctx, table_ids, state)

@@ -94,7 +94,9 @@ class Inputs:
     _cached: list[DataFrame] = field(default_factory=list)
 
     @classmethod
-    def load(cls, ctx: JobContext, table_ids: Iterable[str]) -> Inputs:
+    def load(cls, ctx: JobContext, table_ids: Iterable[str], state: dict[str, int] | None = None) -> Inputs:
+        """`state`: pseudo-inputs beside the tables (name -> whole number, e.g. an ML job's model version), moved
+        when their number differs from the watermark's."""
         spark = ctx.spark
         ids = list(table_ids)
         inputs = cls(ctx, ids)
@@ -102,6 +104,10 @@ class Inputs:
         if not ctx.full_refresh:
             inputs.last = watermarks(ctx)
         inputs.data_moved = {t for t in ids if inputs._data_changed_since(t)}
+        for key, value in (state or {}).items():
+            inputs.now[key] = int(value)
+            if inputs.last.get(key) != int(value):
+                inputs.data_moved.add(key)
         return inputs
 
     def _data_changed_since(self, table_id: str) -> bool:
