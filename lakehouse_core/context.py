@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,8 @@ from lakehouse_core.catalog import qualified
 from lakehouse_core.config import Config
 
 T = TypeVar("T")
+# Clock skew allowed between the drivers of two runs (ops.run_log's start times and the times jobs record).
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def once(read: Callable[[], T]) -> Callable[[], T]:
@@ -126,7 +129,7 @@ class JobContext:
     # this run (runs are serialised per root); None when the job is called outside the runner (nothing known:
     # assume any).
     # Only such a run can have left a job's writes half done, so a job may skip its recovery check without one.
-    # The runner passes a function that reads them on first use (a run of bronze jobs never needs them).
+    # The runner passes a function that reads them on first use (by the first job that asks).
     unclean_runs: tuple[tuple[str, Any], ...] | Callable[[], tuple[tuple[str, Any], ...]] | None = None
     layer: str = ""
     # The runner's buffer for ops rows (one commit per table and run); None outside the runner: written at once.
@@ -143,6 +146,20 @@ class JobContext:
         if callable(self.unclean_runs):
             self.unclean_runs = self.unclean_runs()
         return self.unclean_runs
+
+    def interrupted_since(self, moment: dt.datetime | None) -> bool:
+        """Whether a run that failed or died may have written after `moment` (the job's last recorded success;
+        None: none recorded), so that the job must look for half-done writes.
+
+        Every run writes ops.run_log before its first job and marks it `succeeded` last, so an interrupted
+        attempt belongs to a run that did not end `succeeded`; one that started before the job's last success
+        was recorded was repaired (or never wrote) by that run. Outside the runner nothing is known: True.
+        """
+        unclean = self.earlier_unclean_runs()
+        if unclean is None:
+            return True
+        return any(run != self.run_id and (moment is None or started is None or started >= moment - CLOCK_SKEW)
+                   for run, started in unclean)
 
     def per_run(self, key: str, read: Callable[[], T]) -> T:
         """`read()`, shared by the jobs of the run: the first job to ask calls it (a second one asking meanwhile

@@ -176,6 +176,19 @@ def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> ResumeP
     return ResumePlan(remaining, run.run_id, bool(run.full_refresh))
 
 
+# Layers whose jobs ask which earlier runs did not succeed (JobContext.interrupted_since) before they write.
+RECOVERING_LAYERS = frozenset({"bronze", "silver"})
+
+
+def _quietly(spark: SparkSession, read) -> None:
+    """`read()` ahead of need; a failure is left for the job that needs the value (it reads again and raises)."""
+    try:
+        activate(spark)
+        read()
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
 def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.datetime], ...]:
     """Runs that failed or died (still `running`: killed) on this root, with their start times."""
     runs = spark.table(qualified(cfg, "ops.run_log")).where("status IS NULL OR status <> 'succeeded'")
@@ -315,7 +328,10 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     recorder = RunRecorder(spark, cfg)
     deferred, run_cache = DeferredAppends(), {}
     run_id = run_id or new_run_id()
-    unclean = once(lambda: unclean_runs(spark, cfg))  # read by the first job that asks (silver's recovery check)
+    unclean = once(lambda: unclean_runs(spark, cfg))  # read by the first job that asks (bronze's, silver's checks)
+    if any(manifest.jobs[n].layer in RECOVERING_LAYERS for n in names):
+        # Read while this run's own row is written: the first jobs ask for it at once.
+        threading.Thread(target=_quietly, args=(spark, unclean), daemon=True, name="lakehouse-unclean").start()
     recorder.run_started(run_id, command, selection, full_refresh, names)
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"

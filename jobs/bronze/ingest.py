@@ -379,6 +379,10 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
     """
     rows = ledger(ctx).get(src.name, [])
     known = {r.file: r.size_bytes for r in rows}
+    # Only a run that failed or died after the source's last ledger entry can have left such an append: under
+    # the runner, which knows those runs, the table's history is not read when there is none (the usual case).
+    if rows and not ctx.interrupted_since(max(r.ingested_at for r in rows)):
+        return known, set()
     suspect = last_append_run(spark, table)
     if suspect is None or suspect in {r.run_id for r in rows}:  # no append yet, or the last one is in the ledger
         return known, set()

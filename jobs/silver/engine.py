@@ -327,23 +327,11 @@ def _commit_run(row, job: str) -> str | None:
     return tag.get("run_id") if isinstance(tag, dict) and tag.get("job") == job else None
 
 
-# Clock skew allowed between the drivers of two runs (ops.run_log's start times and the watermark's times).
-CLOCK_SKEW = dt.timedelta(minutes=5)
-
-
 def may_have_orphans(ctx: JobContext, marks: dict[str, Mark]) -> bool:
-    """False when no run that failed or died started after this job's last success: nothing to undo.
-
-    Every run writes ops.run_log before its first job and marks it `succeeded` last, so an interrupted
-    attempt belongs to a run that did not end `succeeded`; one that started before the job's last successful
-    run finished was undone (or never wrote) by that run. Outside the runner nothing is known: check.
-    """
-    unclean = ctx.earlier_unclean_runs()
-    if unclean is None:
-        return True
-    last_ok = max((m.updated_at for m in marks.values() if m.updated_at is not None), default=None)
-    return any(run != ctx.run_id and (last_ok is None or started is None or started >= last_ok - CLOCK_SKEW)
-               for run, started in unclean)
+    """False when no run that failed or died started after this job's last success: nothing to undo
+    (JobContext.interrupted_since)."""
+    return ctx.interrupted_since(max((m.updated_at for m in marks.values() if m.updated_at is not None),
+                                     default=None))
 
 
 def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
