@@ -34,6 +34,16 @@ def table_version(spark: SparkSession, name: str) -> int:
     return int(spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()["version"])
 
 
+# Latest commits read when a job looks up its inputs: a day moves an input by a few versions.
+HISTORY_PEEK = 8
+
+
+def _history(spark: SparkSession, name: str, depth: int) -> list[dict]:
+    """The table's latest `depth` commits (version, operation), newest first."""
+    return [r.asDict() for r in spark.sql(f"DESCRIBE HISTORY {name} LIMIT {depth}").select("version", "operation")
+            .collect()]
+
+
 def table_exists(spark: SparkSession, name: str) -> bool:
     return spark.catalog.tableExists(name)
 
@@ -97,28 +107,31 @@ class Inputs:
     def load(cls, ctx: JobContext, table_ids: Iterable[str], state: dict[str, int] | None = None) -> Inputs:
         """`state`: pseudo-inputs beside the tables (name -> whole number, e.g. an ML job's model version), moved
         when their number differs from the watermark's."""
-        spark = ctx.spark
         ids = list(table_ids)
         inputs = cls(ctx, ids)
-        inputs.now = {t: table_version(spark, ctx.table(t)) for t in ids}
         if not ctx.full_refresh:
             inputs.last = watermarks(ctx)
-        inputs.data_moved = {t for t in ids if inputs._data_changed_since(t)}
+        for t in ids:
+            inputs.now[t], moved = inputs._look_up(t)
+            if moved:
+                inputs.data_moved.add(t)
         for key, value in (state or {}).items():
             inputs.now[key] = int(value)
             if inputs.last.get(key) != int(value):
                 inputs.data_moved.add(key)
         return inputs
 
-    def _data_changed_since(self, table_id: str) -> bool:
-        """Whether commits after the watermark changed data (OPTIMIZE and VACUUM commits do not)."""
-        last, now = self.last.get(table_id), self.now[table_id]
+    def _look_up(self, table_id: str) -> tuple[int, bool]:
+        """The input's current version, and whether commits after the watermark changed data (OPTIMIZE and VACUUM
+        commits do not): one read of its latest commits, a second only when more than HISTORY_PEEK came since."""
+        name, last = self.ctx.table(table_id), self.last.get(table_id)
+        history = _history(self.ctx.spark, name, HISTORY_PEEK)
+        now = history[0]["version"]
         if last is None or last > now:
-            return True
-        if last == now:
-            return False
-        history = self.ctx.spark.sql(f"DESCRIBE HISTORY {self.ctx.table(table_id)} LIMIT {now - last}")
-        return any(r["operation"] not in MAINTENANCE_OPERATIONS for r in history.select("operation").collect())
+            return now, True
+        if now - last > len(history):
+            history = _history(self.ctx.spark, name, now - last)
+        return now, any(h["operation"] not in MAINTENANCE_OPERATIONS for h in history if h["version"] > last)
 
     @property
     def full(self) -> bool:
