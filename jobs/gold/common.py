@@ -31,7 +31,7 @@ MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 def table_version(spark: SparkSession, name: str) -> int:
     """Current Delta version of a table (reads only the transaction log)."""
-    return int(spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()["version"])
+    return int(_history(spark, name, 1)[0]["version"])
 
 
 # Latest commits read when a job looks up its inputs: a day moves an input by a few versions.
