@@ -15,7 +15,7 @@ from importlib import resources
 import lakedb
 from jobs.gold.common import sync
 from lakedb.gold import REPORTING_CURRENCY
-from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.context import JobContext, JobResult, local_frame
 from lakehouse_core.errors import LakehouseError
 
 RATES_RESOURCE = "resources/fx_rates.csv"  # inside the lakehouse_core package (also from a zip or wheel)
@@ -60,7 +60,7 @@ def read_rates(path: str | None = None) -> list[tuple]:
 
 def run(ctx: JobContext, path: str | None = None) -> JobResult:
     rows = read_rates(path)
-    df = ctx.spark.createDataFrame(rows, lakedb.table("gold.ref_exchange_rate").spark_schema())
+    df = local_frame(ctx.spark, rows, lakedb.table("gold.ref_exchange_rate").spark_schema())
     written = sync(ctx.spark, ctx.table("gold.ref_exchange_rate"), df, keys=["currency", "rate_date"])
     ctx.log(f"ref_exchange_rate: {len(rows)} rates, {written.total} rows changed")
     return JobResult(len(rows), written.total, 0, dict(written.__dict__))

@@ -1,14 +1,15 @@
-"""JobContext.map_in_threads: a job's helper threads commit as the job does, in the job's job group."""
+"""JobContext.map_in_threads: a job's helper threads commit as the job does, in the job's job group; local_frame."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 
 import pytest
 
 from lakehouse_core.catalog import ensure_databases
-from lakehouse_core.context import JobContext
+from lakehouse_core.context import JobContext, local_frame
 from lakehouse_core.runner import USER_METADATA, commit_tag, job_session
 
 
@@ -54,3 +55,14 @@ def test_the_first_failure_of_a_thread_is_raised_after_the_others_finished(spark
     with pytest.raises(ValueError, match="report 0 failed"):
         ctx.map_in_threads(work, [0, 1, 2, 3], workers=2)
     assert sorted(done) == [1, 2, 3]
+
+
+def test_driver_rows_become_one_partition_per_ten_thousand_rows_at_most_the_default_parallelism(spark):
+    schema = "name string, n bigint, at timestamp"
+    rows = [("a", 1, dt.datetime(2025, 1, 1, 12)), ("b", None, None)]
+    few = local_frame(spark, rows, schema)
+    assert few.rdd.getNumPartitions() == 1
+    assert [tuple(r) for r in few.collect()] == rows
+    assert local_frame(spark, [], schema).collect() == []
+    many = local_frame(spark, [(str(i), i, None) for i in range(10_001)], schema)
+    assert (many.rdd.getNumPartitions(), many.count()) == (min(2, spark.sparkContext.defaultParallelism), 10_001)
