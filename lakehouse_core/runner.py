@@ -139,6 +139,13 @@ def load_job(entry: str):
     return module.run
 
 
+def prefetch(entry: str, ctx: JobContext) -> None:
+    """The job module's `prefetch(ctx)`, if it has one."""
+    hook = getattr(importlib.import_module(entry), "prefetch", None)
+    if hook is not None:
+        hook(ctx)
+
+
 # The runner's own record of every run.
 RUNNER_TABLES = frozenset({"ops.run_log", "ops.job_run"})
 
@@ -223,6 +230,12 @@ class RunRecorder:
             planned_jobs=planned, started_at=utcnow(), status="running", host=socket.gethostname(),
             version=__version__,
         )])
+
+    def read_own_row(self, run_id: str) -> None:
+        """Reads the run's row back: the table's state (its files and their statistics) is then computed for the
+        version run_ended updates, in the background while jobs run, not when the run ends (a one-row update of
+        a 40-commit table: 0.58 s after such a read against 0.94 s without, medians of 17, 2026-12-07)."""
+        self.spark.table(qualified(self.cfg, "ops.run_log")).where(f"run_id = '{run_id}'").count()
 
     def run_ended(self, run_id: str, status: str, failed_job: str | None, error: str | None) -> None:
         from delta.tables import DeltaTable
@@ -332,7 +345,15 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     if any(manifest.jobs[n].layer in RECOVERING_LAYERS for n in names):
         # Read while this run's own row is written: the first jobs ask for it at once.
         threading.Thread(target=_quietly, args=(spark, unclean), daemon=True, name="lakehouse-unclean").start()
+    for entry in sorted({manifest.jobs[n].entry for n in names}):
+        # A job module's `prefetch(ctx)` reads what its jobs share in this run (run_cache) while the start is recorded.
+        ahead = JobContext(spark=spark, cfg=cfg, run_id=run_id, unclean_runs=unclean, run_cache=run_cache,
+                           log=lambda _msg: None)
+        threading.Thread(target=_quietly, args=(spark, lambda e=entry, c=ahead: prefetch(e, c)), daemon=True,
+                         name="lakehouse-prefetch").start()
     recorder.run_started(run_id, command, selection, full_refresh, names)
+    threading.Thread(target=_quietly, args=(spark, lambda: recorder.read_own_row(run_id)), daemon=True,
+                     name="lakehouse-run-log").start()
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
                    + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if workers > 1 else ""))

@@ -30,7 +30,7 @@ from pyspark.sql.types import MapType, StringType, StructField, StructType
 import lakedb
 from lakedb.bronze import bronze_table
 from lakedb.sources import Source, source
-from lakehouse_core.context import JobContext, JobResult, append_rows
+from lakehouse_core.context import JobContext, JobResult, append_rows, local_frame
 from lakehouse_core.fs import BATCH_FOLDER, FileInfo, batch_of, glob_escape, list_files, local_path, read_head
 from lakehouse_core.jdbc import jdbc_source
 from lakehouse_core.runner import utcnow
@@ -300,7 +300,7 @@ def read_xlsx(spark: SparkSession, src: Source, files: list[FileInfo], key: str 
                 json.dumps(header.missing) if header.missing else None,
                 None, None, None, f.path))
         wb.close()
-    df = spark.createDataFrame(rows, schema)
+    df = local_frame(spark, rows, schema)
     return df.withColumn("_missing_columns", F.from_json("_missing_columns", "array<string>"))
 
 
@@ -379,9 +379,10 @@ def already_ingested(spark: SparkSession, ctx: JobContext, src: Source, table: s
     """
     rows = ledger(ctx).get(src.name, [])
     known = {r.file: r.size_bytes for r in rows}
-    # Only a run that failed or died after the source's last ledger entry can have left such an append: under
-    # the runner, which knows those runs, the table's history is not read when there is none (the usual case).
-    if rows and not ctx.interrupted_since(max(r.ingested_at for r in rows)):
+    # Only a run that failed or died after the source's last ledger entry (with none: ever) can have left such an
+    # append: under the runner, which knows those runs, the table's history is not read when there is none (the
+    # usual case, a new lake's first load included).
+    if not ctx.interrupted_since(max((r.ingested_at for r in rows), default=None)):
         return known, set()
     suspect = last_append_run(spark, table)
     if suspect is None or suspect in {r.run_id for r in rows}:  # no append yet, or the last one is in the ledger
@@ -410,6 +411,11 @@ def ledger(ctx: JobContext) -> dict[str, list]:
 
     # Two jobs starting together: the second waits for the first one's read.
     return ctx.per_run("bronze_ledger", read)
+
+
+def prefetch(ctx: JobContext) -> None:
+    """Called by the runner in the background while it records a run's start: the ledger the bronze jobs share."""
+    ledger(ctx)
 
 
 APPENDS = ("WRITE", "STREAMING UPDATE")

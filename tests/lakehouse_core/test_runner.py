@@ -28,7 +28,21 @@ TOY_JOBS = """
     PAIR = threading.Barrier(2, timeout=120)
 
 
-    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False):
+    PREFETCH_FAILS = []
+
+
+    def prefetch(ctx):  # the runner calls it in the background as the run starts
+        if PREFETCH_FAILS:
+            raise RuntimeError("the prefetch failed")
+        ctx.per_run("ahead", lambda: threading.current_thread().name)
+
+
+    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False, ahead=False):
+        if ahead:  # what the module's prefetch read for the run (once it has started), else the job's own read
+            deadline = time.monotonic() + 60
+            while not PREFETCH_FAILS and "ahead" not in ctx.run_cache and time.monotonic() < deadline:
+                time.sleep(0.05)
+            SEEN[ctx.job] = ctx.per_run("ahead", lambda: "the job")
         if record:  # an ops row through the runner's buffer, after noting whose rows this job can read
             wm = ctx.table("ops.gold_watermark")
             SEEN[ctx.job] = sorted(r.job for r in ctx.spark.table(wm).collect())
@@ -174,6 +188,17 @@ def test_parallel_runs_independent_jobs_at_once_each_in_its_own_session(spark, l
     assert sorted(r.job for r in spark.table(out).collect()) == ["a", "d"]
     assert job_runs(spark, lake_cfg, "run-p") == [("a", "succeeded", 1, None), ("d", "succeeded", 1, None),
                                                  ("e", "succeeded", 4, None)]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_job_module_prefetch_reads_ahead_for_the_run_and_its_failure_is_left_to_the_job(spark, lake_cfg, toy,
+                                                                                          fails):
+    m = parse_manifest({"a": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 1, "ahead": True}}})
+    toy.SEEN.clear()
+    toy.PREFETCH_FAILS[:] = [True] if fails else []
+    summary = run_jobs(spark, lake_cfg, m, ["a"], reporter=Reporter(quiet=True, stream=io.StringIO()))
+    assert [(o.job, o.status) for o in summary.outcomes] == [("a", "succeeded")]
+    assert toy.SEEN == {"a": "the job" if fails else "lakehouse-prefetch"}
 
 
 def test_parallel_failure_lets_running_jobs_finish_and_starts_nothing_after_it(spark, lake_cfg, toy, tmp_path):

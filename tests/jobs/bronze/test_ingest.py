@@ -159,7 +159,8 @@ def test_a_ledger_row_recovered_after_a_crash_equals_the_first_one(spark, cfg):
 
 def test_under_the_runner_bronze_history_is_read_only_after_a_run_that_did_not_succeed(spark, cfg, monkeypatch):
     """Bronze ahead of the ledger is left by a run that failed or died. The runner knows those runs: without one
-    since the source's last ledger entry the table's history is not read; after one, the orphan is recovered."""
+    since the source's last ledger entry (with none: ever) the table's history is not read; after one, the orphan
+    is recovered."""
     src = "crm/Customer_phone"
     ensure_tables(spark, cfg, [bronze_table(source(src)), *(t for t in lakedb.TABLES if t.layer == "ops")])
     histories = []
@@ -173,20 +174,42 @@ def test_under_the_runner_bronze_history_is_read_only_after_a_run_that_did_not_s
 
     land(cfg, src, "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n")
     assert run("r1", ()).detail == {"files_new": 1, "files_recovered": 0}
-    assert len(histories) == 1  # no ledger entry yet: the history is read
+    assert histories == []  # a first load on a lake where no run ever failed: nothing to recover
     # A run that failed an hour before the ledger's last entry was repaired since: not a reason to look.
     an_hour_ago = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
     assert run("r2", (("old", an_hour_ago),)).detail == {"files_new": 0, "files_recovered": 0}
-    assert len(histories) == 1
+    assert histories == []
     land(cfg, src, "2025-01-02", "p2.csv", b"phone,customer_id\n5550002222,2\n")
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     assert run("r3", (), DeferredAppends()).detail == {"files_new": 1, "files_recovered": 0}  # killed: no ledger row
-    assert len(histories) == 1
+    assert histories == []
     # r3 did not end `succeeded` (ops.run_log says `running`): its append is found and recorded, not read again.
     assert run("r4", (("old", an_hour_ago), ("r3", started))).detail == {"files_new": 0, "files_recovered": 1}
-    assert len(histories) == 2
+    assert len(histories) == 1
     bronze = spark.table(f"{cfg.database('bronze')}.crm_customer_phone")
     assert sorted((r.customer_id, r._run_id) for r in bronze.collect()) == [("1", "r1"), ("2", "r3")]
+
+
+def test_a_first_load_killed_before_its_ledger_commit_is_recovered_by_the_next_run(spark, cfg, monkeypatch):
+    """No ledger entry for the source yet, but a run that did not succeed: the history is read, the orphan found."""
+    src = "crm/Customer_phone"
+    ensure_tables(spark, cfg, [bronze_table(source(src)), *(t for t in lakedb.TABLES if t.layer == "ops")])
+    histories = []
+    real = ingest.last_append_run
+    monkeypatch.setattr(ingest, "last_append_run", lambda s, t: histories.append(t) or real(s, t))
+    land(cfg, src, "2025-01-01", "p1.csv", b"phone,customer_id\n5550001111,1\n")
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    killed = JobContext(spark=spark, cfg=cfg, run_id="r1", job="t", log=lambda m: None, layer="bronze",
+                        unclean_runs=(), deferred=DeferredAppends())  # its ledger rows never flushed
+    assert ingest.run(killed, src).detail == {"files_new": 1, "files_recovered": 0}
+    rerun = JobContext(spark=spark, cfg=cfg, run_id="r2", job="t", log=lambda m: None, layer="bronze",
+                       unclean_runs=(("r1", started),))
+    assert ingest.run(rerun, src).detail == {"files_new": 0, "files_recovered": 1}
+    assert len(histories) == 1
+    bronze = spark.table(f"{cfg.database('bronze')}.crm_customer_phone")
+    assert [(r.customer_id, r._run_id) for r in bronze.collect()] == [("1", "r1")]
+    ledger = spark.table(f"{cfg.database('ops')}.ingested_file").where(F.col("source") == src)
+    assert [(Path(r.file).name, r.rows_written, r.run_id) for r in ledger.collect()] == [("p1.csv", 1, "r2")]
 
 
 def test_two_runs_killed_before_their_ledger_commit_still_ingest_every_row_once(spark, cfg):
