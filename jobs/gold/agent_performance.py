@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold.common import Inputs, sync
+from jobs.gold.common import Inputs, sync, whole_at_most
 from lakehouse_core.context import JobContext, JobResult
 
 INPUTS = ("gold.dim_agent", "gold.fact_interaction", "gold.bridge_interaction_agent")
@@ -35,7 +35,8 @@ def run(ctx: JobContext) -> JobResult:
     if inputs.unchanged():
         return JobResult(0, 0, 0, {"skipped": True})
     rows = agent_performance(*(inputs.snapshot(t) for t in INPUTS))
-    written = sync(ctx.spark, ctx.table("gold.agent_performance"), rows, keys=["agent_sk"])
+    written = sync(ctx.spark, ctx.table("gold.agent_performance"), rows, keys=["agent_sk"],
+                   whole_at_most=whole_at_most("gold.agent_performance"))
     inputs.commit()
     return JobResult(None, written.total, 0, dict(written.__dict__))
 

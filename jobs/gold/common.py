@@ -22,7 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, ShortType
 from pyspark.sql.utils import AnalysisException
 
-from lakehouse_core.context import JobContext
+import lakedb
+from lakehouse_core.context import JobContext, local_frame
 from lakehouse_core.layout import clustered, files_of_at_most, key_list, whole_numbers_sql
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
@@ -216,7 +217,8 @@ class Written:
 
 
 def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
-         scope: DataFrame | None = None, delete: bool = True, rows_per_file: int = 0) -> Written:
+         scope: DataFrame | None = None, delete: bool = True, rows_per_file: int = 0,
+         whole_at_most: int = 0) -> Written:
     """Make `target` hold `rows` for the part of the table `scope` covers, writing only differences.
 
     `rows` is the complete new content of that part. `scope` is a DataFrame of some target columns
@@ -227,6 +229,10 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     `rows_per_file` > 0 (conf `tables.rows_per_file`, for tables a day's MERGE updates a few rows of): the first
     write is clustered by `keys` in files of at most that many rows, and the MERGE condition lists the changed
     keys, so it rewrites only the files they fall in (lakehouse_core.layout).
+
+    `whole_at_most` > 0 (`whole_at_most(table_id)`: tables without a change feed), with no `scope`: a table and
+    new content of at most that many rows each are compared on the driver and, when a row differs, the table is
+    rewritten whole in one commit instead of a MERGE (which reads the table's state, joins, rewrites and commits).
     """
     current = spark.table(target)
     cols = current.columns
@@ -239,6 +245,10 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint
     # inference over a many-column null-safe join on top of a deep plan costs minutes.
     rows = rows.localCheckpoint(eager=True)
+    if whole_at_most and scope is None:
+        written = _rewrite_if_small(spark, target, rows, cols, keys, delete, whole_at_most)
+        if written is not None:
+            return written
     if scope is not None:
         current = _null_safe_join(current, scope.distinct(), scope.columns, "left_semi")
     upserts = _null_safe_join(rows, current, cols, "left_anti").withColumn("_op", F.lit("upsert"))
@@ -265,6 +275,38 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
     return Written(int(metrics.get("numTargetRowsInserted", 0)), int(metrics.get("numTargetRowsUpdated", 0)),
                    int(metrics.get("numTargetRowsDeleted", 0)))
+
+
+# Rows up to which a gold table without a change feed is compared on the driver and rewritten whole (sync).
+SMALL_TABLE_ROWS = 5_000
+
+
+def whole_at_most(table_id: str) -> int:
+    """sync's `whole_at_most` for a gold table: 0 (always MERGE) for one with a change feed, whose readers get
+    the rows that changed; a rewrite would show them every row removed and added again."""
+    return 0 if lakedb.table(table_id).properties.get("delta.enableChangeDataFeed") == "true" else SMALL_TABLE_ROWS
+
+
+def _rewrite_if_small(spark: SparkSession, target: str, rows: DataFrame, cols: list[str], keys: Sequence[str],
+                      delete: bool, limit: int) -> Written | None:
+    """sync of a small table, on the driver; None when either side has more than `limit` rows, or a key twice
+    (the MERGE then says which)."""
+    new = rows.limit(limit + 1).collect()
+    old = [] if len(new) > limit else spark.table(target).select(*cols).limit(limit + 1).collect()
+    if len(new) > limit or len(old) > limit:
+        return None
+    new_by = {tuple(r[k] for k in keys): tuple(r) for r in new}
+    old_by = {tuple(r[k] for k in keys): tuple(r) for r in old}
+    if len(new_by) < len(new) or len(old_by) < len(old):
+        return None
+    written = Written(inserted=len(new_by.keys() - old_by.keys()),
+                      updated=sum(new_by[k] != old_by[k] for k in new_by.keys() & old_by.keys()),
+                      deleted=len(old_by.keys() - new_by.keys()) if delete else 0)
+    if written.total:
+        content = list(new_by.values()) if delete else list({**old_by, **new_by}.values())
+        # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
+        local_frame(spark, content, rows.schema).write.insertInto(target, overwrite=True)
+    return written
 
 
 def union_keys(frames: Iterable[DataFrame | None]) -> DataFrame | None:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 
 import lakedb
-from jobs.gold.common import sync
+from jobs.gold.common import sync, whole_at_most
 from lakedb.gold import REPORTING_CURRENCY
 from lakehouse_core.context import JobContext, JobResult, local_frame
 from lakehouse_core.errors import LakehouseError
@@ -61,7 +61,8 @@ def read_rates(path: str | None = None) -> list[tuple]:
 def run(ctx: JobContext, path: str | None = None) -> JobResult:
     rows = read_rates(path)
     df = local_frame(ctx.spark, rows, lakedb.table("gold.ref_exchange_rate").spark_schema())
-    written = sync(ctx.spark, ctx.table("gold.ref_exchange_rate"), df, keys=["currency", "rate_date"])
+    written = sync(ctx.spark, ctx.table("gold.ref_exchange_rate"), df, keys=["currency", "rate_date"],
+                   whole_at_most=whole_at_most("gold.ref_exchange_rate"))
     ctx.log(f"ref_exchange_rate: {len(rows)} rates, {written.total} rows changed")
     return JobResult(len(rows), written.total, 0, dict(written.__dict__))
 

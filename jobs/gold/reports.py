@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 import lakedb
-from jobs.gold.common import Inputs, sync
+from jobs.gold.common import Inputs, sync, whole_at_most
 from lakedb.gold import REPORTING_CURRENCY, TOP_CUSTOMERS_LIMIT
 from lakehouse_core.context import JobContext, JobResult
 
@@ -122,7 +122,7 @@ def run(ctx: JobContext, group: str) -> JobResult:
     # the other: 8.3-12.1 s with gold.fact_transaction cached, 3.1-4.4 s reading it per report).
     def one(report: str) -> int:
         return sync(ctx.spark, ctx.table(report), reports[report](inputs.snapshot),
-                    keys=list(lakedb.table(report).keys)).total
+                    keys=list(lakedb.table(report).keys), whole_at_most=whole_at_most(report)).total
 
     # A report's sync is a handful of small Spark jobs, each mostly waiting on the driver and on Delta's
     # commit: three reports at once keep the cores busy.

@@ -1,4 +1,4 @@
-"""gold.common.sync on a table laid out for MERGE: a clustered first write, and MERGEs that touch one file."""
+"""gold.common.sync: a clustered first write and MERGEs that touch one file; small tables rewritten whole."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from chispa import assert_df_equality
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.gold.common import Written, sync
+from jobs.gold.common import SMALL_TABLE_ROWS, Written, sync, whole_at_most
 from lakehouse_core.catalog import ensure_databases
 
 
@@ -66,3 +66,49 @@ def test_without_a_file_size_the_merge_lists_no_keys(spark, lake_cfg, tmp_path, 
     assert sync(spark, name, new, keys=["id"], scope=new.select("id")) == Written(updated=1)
     assert conditions == ["t.`id` <=> s.`id`"]
     assert last_merge(spark, name)["numTargetRowsUpdated"] == "1"
+
+
+def test_a_small_table_is_compared_on_the_driver_and_rewritten_whole_in_one_commit(spark, lake_cfg, tmp_path):
+    ensure_databases(spark, lake_cfg)
+    name = f"{lake_cfg.database('gold')}.sync_small"
+    spark.sql(f"CREATE TABLE {name} (id BIGINT NOT NULL, v STRING, n BIGINT) USING delta "
+              f"COMMENT 'a small report' LOCATION '{tmp_path / 'sync_small'}'")
+    spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT n_not_negative CHECK (n >= 0)")
+    schema = "id bigint, v string, n bigint"
+
+    def content():
+        return sorted(tuple(r) for r in spark.table(name).collect())
+
+    def last_commit():
+        row = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+        return row.version, row.operation, row.operationParameters.get("mode")
+
+    first = spark.createDataFrame([(1, "a", 1), (2, "b", 2), (3, "c", 3)], schema)
+    assert sync(spark, name, first, keys=["id"], whole_at_most=10) == Written(inserted=3)
+    version = last_commit()[0]
+    assert sync(spark, name, first, keys=["id"], whole_at_most=10) == Written()
+    assert last_commit()[0] == version  # nothing differs: no commit
+
+    # 2 changes, 4 is new, 1 stays, 3 is gone: one commit that rewrites the table, its definition kept.
+    second = spark.createDataFrame([(1, "a", 1), (2, "B", 2), (4, "d", 4)], schema)
+    assert sync(spark, name, second, keys=["id"], whole_at_most=10) == Written(inserted=1, updated=1, deleted=1)
+    assert last_commit() == (version + 1, "WRITE", "Overwrite")
+    assert content() == [(1, "a", 1), (2, "B", 2), (4, "d", 4)]
+    detail = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    assert (detail.description, detail.properties.get("delta.constraints.n_not_negative")) == (
+        "a small report", "n >= 0")
+
+    # Without deletes, rows absent from the new content stay.
+    fifth = spark.createDataFrame([(5, "e", 5)], schema)
+    assert sync(spark, name, fifth, keys=["id"], delete=False, whole_at_most=10) == Written(inserted=1)
+    assert content() == [(1, "a", 1), (2, "B", 2), (4, "d", 4), (5, "e", 5)]
+
+    # More rows than `whole_at_most` (here the table's four): a MERGE, as without it.
+    assert sync(spark, name, second, keys=["id"], whole_at_most=3) == Written(deleted=1)
+    assert last_commit()[1] == "MERGE"
+    assert content() == [(1, "a", 1), (2, "B", 2), (4, "d", 4)]
+
+
+def test_only_gold_tables_without_a_change_feed_are_rewritten_whole():
+    assert whole_at_most("gold.fact_transaction") == 0
+    assert whole_at_most("gold.rpt_transactions_by_status") == SMALL_TABLE_ROWS
