@@ -291,9 +291,11 @@ def _rewrite_if_small(spark: SparkSession, target: str, rows: DataFrame, cols: l
                       delete: bool, limit: int) -> Written | None:
     """sync of a small table, on the driver; None when either side has more than `limit` rows, or a key twice
     (the MERGE then says which)."""
-    new = rows.limit(limit + 1).collect()
-    old = [] if len(new) > limit else spark.table(target).select(*cols).limit(limit + 1).collect()
-    if len(new) > limit or len(old) > limit:
+    if rows.count() > limit:  # `rows` is materialised: counted from its blocks
+        return None
+    new = rows.collect()
+    old = spark.table(target).select(*cols).limit(limit + 1).collect()
+    if len(old) > limit:
         return None
     new_by = {tuple(r[k] for k in keys): tuple(r) for r in new}
     old_by = {tuple(r[k] for k in keys): tuple(r) for r in old}
