@@ -127,15 +127,15 @@ def named_segments(assigned: DataFrame, names: dict[int, str], model_name: str, 
     return out.select(*lakedb.table("gold.customer_segment").column_names)
 
 
-def refit_reason(client, model_name: str, k: int, cutoff: dt.date, every: int) -> tuple[str | None, Any, str]:
-    """(why the segments must be fit anew, or None; the champion that keeps assigning them otherwise; in words).
+def refit_reason(client, champion: Any, k: int, cutoff: dt.date, every: int) -> tuple[str | None, Any, str]:
+    """(why the segments must be fit anew, or None; `champion`, the model's current champion version or None, when
+    it keeps assigning them; in words).
 
     A champion fit on data ending fewer than `ml.segments_refit_every_days` days before today's, with today's k,
     keeps assigning: a day of data barely moves the clusters, and customers keep their segment ids for the week.
     """
     if every <= 0:
         return "ml.segments_refit_every_days is 0: every run fits", None, ""
-    champion = tracking.current_champion(client, model_name)
     if champion is None:
         return "no champion yet", None, ""
     params = client.get_run(champion.run_id).data.params if champion.run_id else {}
@@ -216,7 +216,7 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     k = max(1, min(k, clustered))
 
     reason, champion, kept = ("k or as_of given as job arguments: fit as asked", None, "") if asked else \
-        refit_reason(client, model_name, k, cutoff, every)
+        refit_reason(client, current, k, cutoff, every)
     clusters = None
     if champion is not None:
         names = champion_names(champion)

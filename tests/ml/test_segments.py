@@ -83,8 +83,9 @@ def test_the_champion_keeps_assigning_segments_until_the_data_is_a_week_newer(sp
     client = tracking.configure(ml_lake, segments.EXPERIMENT)
     k = int(client.get_run(client.get_model_version("customer_segments", version).run_id).data.params["k"])
     day = dt.date.fromisoformat(as_of)
-    assert segments.refit_reason(client, "customer_segments", k, day + dt.timedelta(days=6), 7)[0] is None
-    assert segments.refit_reason(client, "customer_segments", k, day + dt.timedelta(days=7), 7)[0] == (
+    champion = tracking.current_champion(client, "customer_segments")
+    assert segments.refit_reason(client, champion, k, day + dt.timedelta(days=6), 7)[0] is None
+    assert segments.refit_reason(client, champion, k, day + dt.timedelta(days=7), 7)[0] == (
         f"the data ends {day + dt.timedelta(days=7)}, 7 days after version {version}'s ({as_of}; "
         "ml.segments_refit_every_days 7)")
 
