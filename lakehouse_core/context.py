@@ -106,20 +106,18 @@ class DeferredAppends:
 
             # Tables of one group are independent commits: written side by side, they cost about one commit's time.
             for group in (first, last):
-                if len(group) > 1:
-                    with ThreadPoolExecutor(max_workers=min(len(group), 4), thread_name_prefix="lakehouse-ops") as pool:
-                        futures = [pool.submit(write, k) for k in group]
-                    errors = []
-                    for future in futures:
-                        if future.exception() is None:
-                            del self._rows[future.result()]
-                        else:
-                            errors.append(future.exception())
-                    if errors:  # what was written is forgotten; the rest stays pending (and no `last` table is written)
-                        raise errors[0]
-                else:
-                    for key in group:
-                        del self._rows[write(key)]
+                if not group:
+                    continue
+                with ThreadPoolExecutor(max_workers=min(len(group), 4), thread_name_prefix="lakehouse-ops") as pool:
+                    futures = [pool.submit(write, k) for k in group]
+                errors = []
+                for future in futures:
+                    if future.exception() is None:
+                        del self._rows[future.result()]
+                    else:
+                        errors.append(future.exception())
+                if errors:  # what was written is forgotten; the rest stays pending (and no `last` table is written)
+                    raise errors[0]
             self._layers.clear()
             self._last.clear()
             return len(first) + len(last)
