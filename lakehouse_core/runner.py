@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
@@ -187,13 +187,17 @@ def resume_plan(spark: SparkSession, cfg: Config, manifest: Manifest) -> ResumeP
 RECOVERING_LAYERS = frozenset({"bronze", "silver"})
 
 
-def _quietly(spark: SparkSession, read) -> None:
-    """`read()` ahead of need; a failure is left for the job that needs the value (it reads again and raises)."""
-    try:
-        activate(spark)
-        read()
-    except Exception:  # noqa: BLE001, S110
-        pass
+def _ahead(spark: SparkSession, read: Callable[[], object], name: str) -> None:
+    """`read()` ahead of need, in a daemon thread; a failure is left for the job that needs the value (it reads
+    again and raises)."""
+    def quietly() -> None:
+        try:
+            activate(spark)
+            read()
+        except Exception:  # noqa: BLE001, S110
+            pass
+
+    threading.Thread(target=quietly, daemon=True, name=name).start()
 
 
 def unclean_runs(spark: SparkSession, cfg: Config) -> tuple[tuple[str, dt.datetime], ...]:
@@ -344,16 +348,14 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     unclean = once(lambda: unclean_runs(spark, cfg))  # read by the first job that asks (bronze's, silver's checks)
     if any(manifest.jobs[n].layer in RECOVERING_LAYERS for n in names):
         # Read while this run's own row is written: the first jobs ask for it at once.
-        threading.Thread(target=_quietly, args=(spark, unclean), daemon=True, name="lakehouse-unclean").start()
+        _ahead(spark, unclean, "lakehouse-unclean")
     for entry in sorted({manifest.jobs[n].entry for n in names}):
         # A job module's `prefetch(ctx)` reads what its jobs share in this run (run_cache) while the start is recorded.
         ahead = JobContext(spark=spark, cfg=cfg, run_id=run_id, unclean_runs=unclean, run_cache=run_cache,
                            log=lambda _msg: None)
-        threading.Thread(target=_quietly, args=(spark, lambda e=entry, c=ahead: prefetch(e, c)), daemon=True,
-                         name="lakehouse-prefetch").start()
+        _ahead(spark, lambda e=entry, c=ahead: prefetch(e, c), "lakehouse-prefetch")
     recorder.run_started(run_id, command, selection, full_refresh, names)
-    threading.Thread(target=_quietly, args=(spark, lambda: recorder.read_own_row(run_id)), daemon=True,
-                     name="lakehouse-run-log").start()
+    _ahead(spark, lambda: recorder.read_own_row(run_id), "lakehouse-run-log")
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
                    parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
                    + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if workers > 1 else ""))
