@@ -194,31 +194,30 @@ def watermarks(ctx: JobContext, job: str) -> dict[str, Mark]:
     return dict(ctx.per_run("silver_watermarks", read).get(job, {}))
 
 
-def resent_files(ctx: JobContext, entity: Entity, staged: DataFrame) -> list[str]:
+def resent_files(ctx: JobContext, entity: Entity, after: dict[str, dt.datetime | None]) -> list[str]:
     """New files whose rows are exactly those of an earlier file of the same source (a file delivered again).
 
-    Candidates share size and line count in the bronze ledger; the rows of those few files then decide.
+    `after`: per landing source this run reads, the ingestion time after which its bronze rows are new (None: all
+    of them). A file is new when the ledger's ingestion time is later: the ledger row is written with the file's
+    bronze rows' time, or later when a run recovers a file an interrupted one wrote, so every file among the rows
+    read is new. Candidates share size and line count in the ledger; the rows of those few files then decide.
     """
-    by_name = {s.landing_source: s for s in entity.sources}
+    by_name = {s.landing_source: s for s in entity.sources if s.landing_source in after}
+    if not by_name:
+        return []
     ledger = (ctx.spark.table(ctx.table("ops.ingested_file")).where(F.col("source").isin(list(by_name)))
-              .where(F.col("rows_read") > 0).select("source", "file", "batch", "size_bytes", "rows_read").collect())
+              .where(F.col("rows_read") > 0)
+              .select("source", "file", "batch", "size_bytes", "rows_read", "ingested_at").collect())
     groups: dict[tuple, list] = defaultdict(list)
     for r in ledger:
         groups[(r.source, r.size_bytes, r.rows_read)].append(r)
-    groups = {k: v for k, v in groups.items() if len(v) > 1}
-    if not groups:
-        return []
-    candidates = [f.file for files in groups.values() for f in files]
-    new_files: dict[str, set[str]] = defaultdict(set)
-    for r in staged.where(F.col("_source_file").isin(candidates)).select("_source_table", "_source_file") \
-            .distinct().collect():
-        new_files[r._source_table].add(r._source_file)
     resent = []
     for (source, _, _), files in groups.items():
-        src = by_name[source]
-        new = new_files.get(src.bronze, set())
-        if not any(f.file in new for f in files):
+        since = after[source]
+        new = {f.file for f in files if since is None or f.ingested_at > since}
+        if len(files) < 2 or not new:
             continue
+        src = by_name[source]
         prints = fingerprints(ctx, src, [f.file for f in files])
         order = sorted(files, key=lambda f: (f.file in new, f.batch or dt.date.min, f.file))
         seen: set = set()
@@ -398,7 +397,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     rebuild = ctx.full_refresh or not marks
     holds = ex.hold_rules(model)
 
-    versions, frames = {}, []
+    versions, frames, after = {}, [], {}
     for src in entity.sources:
         name = ctx.table(src.bronze)
         versions[src.bronze] = latest_version(spark, name)
@@ -408,7 +407,8 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
             mark = None
         if mark is not None and mark.version == versions[src.bronze]:
             continue
-        df = read_bronze(spark, name, versions[src.bronze], mark.ingested_at if mark else None)
+        after[src.landing_source] = mark.ingested_at if mark else None
+        df = read_bronze(spark, name, versions[src.bronze], after[src.landing_source])
         frames.append(stage(df, src, entity))
     staged_cols = [*entity.content, *STAGE_LINEAGE]
     if not frames:
@@ -421,7 +421,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     for other in frames[1:]:
         staged = staged.unionByName(other)
 
-    resent = resent_files(ctx, entity, staged)
+    resent = resent_files(ctx, entity, after)
     if resent:
         ctx.log(f"{len(resent)} re-sent file(s): their rows are duplicates")
 
