@@ -375,7 +375,7 @@ def retrain_reason(ctx: JobContext, settings: dict[str, Any]) -> tuple[str | Non
     trained_on = {t: params.get(f"data.{t}") for t in INPUT_TABLES}
     if None in trained_on.values() or "data_end" not in params:
         return f"version {latest.version if latest else '?'} carries no data lineage", ""
-    now = {t: tracking.pinned(ctx.table(t), tracking.delta_version(ctx.spark, ctx.table(t))) for t in INPUT_TABLES}
+    now = {t: tracking.pinned(ctx.table(t), tracking.current_version(ctx.spark, ctx.table(t))) for t in INPUT_TABLES}
     keep = f"the champion, version {champion.version}, keeps scoring"
     if now == trained_on:
         return None, f"not retrained: the gold inputs are those version {latest.version} was trained on; {keep}"

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 import lakedb
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.delta_log import last_metrics
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.runner import utcnow
 from ml import tracking
@@ -66,7 +67,7 @@ def merge_scores(spark, table: str, scores: DataFrame) -> dict[str, int]:
      .merge(scores.alias("s"), "t.customer_id = s.customer_id")
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete()
      .execute())
-    metrics = spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").first()["operationMetrics"] or {}
+    metrics = last_metrics(spark, table)
     return {k: int(metrics.get(f"numTargetRows{k.capitalize()}", 0) or 0) for k in ("inserted", "updated", "deleted")}
 
 

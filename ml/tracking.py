@@ -14,6 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse_core.config import Config, is_remote
+from lakehouse_core.delta_log import current_version
 
 CHAMPION = "champion"
 # Pinned so that logging a model never starts a second Spark to infer them (that costs ~30 s a model).
@@ -55,11 +56,6 @@ def configure(cfg: Config, experiment: str):
     return mlflow.MlflowClient()
 
 
-def delta_version(spark: SparkSession, table: str) -> int:
-    """The table's latest Delta version (what a read now sees)."""
-    return int(spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").first()["version"])
-
-
 def read_pinned(spark: SparkSession, tables: dict[str, str], versions: dict[str, int] | None = None
                 ) -> tuple[dict[str, DataFrame], dict[str, str]]:
     """Read each `logical id -> qualified name` at its current Delta version (or at `versions[id]`, already
@@ -71,7 +67,7 @@ def read_pinned(spark: SparkSession, tables: dict[str, str], versions: dict[str,
     frames, lineage = {}, {}
     for table_id, name in tables.items():
         version = (versions or {}).get(table_id)
-        version = delta_version(spark, name) if version is None else version
+        version = current_version(spark, name) if version is None else version
         frames[table_id] = spark.sql(f"SELECT * FROM {name} VERSION AS OF {version}")
         lineage[table_id] = pinned(name, version)
     return frames, lineage

@@ -24,15 +24,11 @@ from pyspark.sql.utils import AnalysisException
 
 import lakedb
 from lakehouse_core.context import JobContext, local_frame
+from lakehouse_core.delta_log import current_version, last_metrics
 from lakehouse_core.layout import clustered, files_of_at_most, key_list, whole_numbers_sql
 
 # Commits that rewrite files without changing rows (dataChange=false): no reason to recompute anything.
 MAINTENANCE_OPERATIONS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
-
-
-def table_version(spark: SparkSession, name: str) -> int:
-    """Current Delta version of a table (reads only the transaction log)."""
-    return int(_history(spark, name, 1)[0]["version"])
 
 
 # Latest commits read when a job looks up its inputs: a day moves an input by a few versions.
@@ -237,11 +233,10 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     current = spark.table(target)
     cols = current.columns
     rows = rows.select(*cols)
-    if table_version(spark, target) == 0:  # never written (just created): nothing to compare with
+    if current_version(spark, target) == 0:  # never written (just created): nothing to compare with
         with files_of_at_most(spark, rows_per_file):
             (clustered(rows, keys) if rows_per_file else rows).write.format("delta").mode("append").saveAsTable(target)
-        metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
-        return Written(inserted=int(metrics.get("numOutputRows", 0)))
+        return Written(inserted=int(last_metrics(spark, target).get("numOutputRows", 0)))
     # Computed once, without lineage: the comparison below uses the rows twice, and Catalyst's constraint
     # inference over a many-column null-safe join on top of a deep plan costs minutes.
     rows = rows.localCheckpoint(eager=True)
@@ -272,7 +267,7 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
      .whenMatchedUpdate(set=assignments)
      .whenNotMatchedInsert(condition="s._op = 'upsert'", values=assignments)
      .execute())
-    metrics = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").first()["operationMetrics"]
+    metrics = last_metrics(spark, target)
     return Written(int(metrics.get("numTargetRowsInserted", 0)), int(metrics.get("numTargetRowsUpdated", 0)),
                    int(metrics.get("numTargetRowsDeleted", 0)))
 

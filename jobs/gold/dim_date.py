@@ -7,8 +7,9 @@ import datetime as dt
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.gold.common import date_key, sync, table_version
+from jobs.gold.common import date_key, sync
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.delta_log import current_version
 
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2035, 12, 31)
 
@@ -35,7 +36,7 @@ def calendar(spark: SparkSession, first: dt.date = FIRST_DAY, last: dt.date = LA
 
 def run(ctx: JobContext) -> JobResult:
     target = ctx.table("gold.dim_date")
-    if not ctx.full_refresh and table_version(ctx.spark, target) > 0:
+    if not ctx.full_refresh and current_version(ctx.spark, target) > 0:
         ctx.log("dim_date is already built")
         return JobResult(0, 0, 0, {"skipped": True})
     written = sync(ctx.spark, target, calendar(ctx.spark), keys=["date_key"])

@@ -41,6 +41,7 @@ from lakedb.model import Table
 from lakedb.sources import SOURCES
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
+from lakehouse_core.delta_log import current_version
 from lakehouse_core.layout import (
     clustered,
     files_of_at_most,
@@ -160,10 +161,6 @@ def with_customer_known(rows: DataFrame, customers: DataFrame) -> DataFrame:
 
 
 # ---------------------------------------------------------------- I/O helpers
-
-def latest_version(spark: SparkSession, name: str) -> int:
-    return spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()["version"]
-
 
 def read_bronze(spark: SparkSession, name: str, version: int, after: dt.datetime | None) -> DataFrame:
     """Bronze as of `version`, only rows ingested after `after` (all of them when it is None)."""
@@ -400,7 +397,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
     versions, frames, after = {}, [], {}
     for src in entity.sources:
         name = ctx.table(src.bronze)
-        versions[src.bronze] = latest_version(spark, name)
+        versions[src.bronze] = current_version(spark, name)
         mark = None if rebuild else marks.get(src.bronze)
         if mark is not None and mark.version > versions[src.bronze]:
             ctx.log(f"{src.bronze} is older than the watermark (recreated?): reading all of it")

@@ -89,7 +89,7 @@ def test_the_daily_run_scores_with_the_champion_until_the_data_moves_a_week(spar
 
     end = trained[1].cutoffs.data_end
     settings = churn._settings(ctx, {})
-    monkeypatch.setattr(tracking, "delta_version", lambda spark, table: 99)  # the gold tables moved on
+    monkeypatch.setattr(tracking, "current_version", lambda spark, table: 99)  # the gold tables moved on
     monkeypatch.setattr(churn, "data_end_of", lambda df: end + dt.timedelta(days=6))
     assert churn.retrain_reason(ctx, settings) == (None, (
         f"not retrained: the data ends {end + dt.timedelta(days=6)}, 6 day(s) after version {latest}'s ({end}), "
