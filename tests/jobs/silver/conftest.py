@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 import lakedb
+from lakedb.sources import SOURCES
 from lakehouse_core.catalog import ensure_tables
 from lakehouse_core.context import JobContext
 
@@ -29,17 +30,27 @@ class Lake:
             ensure_tables(self.spark, self.cfg, [lakedb.table(t) for t in missing])
             self._made.update(missing)
 
-    def bronze(self, table_id: str, rows: list[dict], batch: str = "2025-01-01", file: str | None = None) -> None:
-        """Append rows (source columns as text) to a bronze table as one delivery of `batch`."""
+    def bronze(self, table_id: str, rows: list[dict], batch: str = "2025-01-01", file: str | None = None,
+               size_bytes: int | None = None) -> None:
+        """Append rows (source columns as text) to a bronze table as one delivery of `batch`; with `size_bytes`,
+        also the ledger's row for the file (ops.ingested_file, as bronze records it: same ingestion time)."""
         self.ensure(table_id)
         t = lakedb.table(table_id)
         file = file or f"file:/landing/{t.name}/batch={batch}/{t.name}_{batch.replace('-', '')}.csv"
         self._deliveries += 1  # each delivery is a later bronze commit, as ingestion would make it
-        meta = {"_source_file": file, "_batch": dt.date.fromisoformat(batch),
-                "_ingested_at": dt.datetime(2025, 6, 1, 0, self._deliveries), "_run_id": "bronze"}
+        at = dt.datetime(2025, 6, 1, 0, self._deliveries)
+        meta = {"_source_file": file, "_batch": dt.date.fromisoformat(batch), "_ingested_at": at, "_run_id": "bronze"}
         data = [tuple({**meta, **r}.get(c) for c in t.column_names) for r in rows]
         self.spark.createDataFrame(data, t.spark_schema()).write.format("delta").mode("append").saveAsTable(
             self.name(table_id))
+        if size_bytes is not None:
+            source = next(s.name for s in SOURCES if f"bronze.{s.bronze_table}" == table_id)
+            ledger = lakedb.table("ops.ingested_file")
+            row = {"source": source, "file": file, "batch": meta["_batch"], "size_bytes": size_bytes,
+                   "rows_read": len(rows), "rows_written": len(rows), "rows_quarantined": 0, "flags": [],
+                   "run_id": "bronze", "ingested_at": at}
+            self.spark.createDataFrame([tuple(row.get(c) for c in ledger.column_names)], ledger.spark_schema()) \
+                .write.format("delta").mode("append").saveAsTable(self.name("ops.ingested_file"))
 
     def silver_customers(self, ids, batch: str) -> None:
         """Customers straight into silver.customer, for jobs that only need them known."""

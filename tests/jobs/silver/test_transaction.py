@@ -70,3 +70,22 @@ def test_a_transaction_of_an_unknown_customer_is_held_until_its_customer_arrives
     assert (first.detail["held"], second.rows_read, second.detail["released"]) == (1, 0, 1)
     # The released row has a new id: appended, no MERGE.
     assert lake.spark.sql(f"DESCRIBE HISTORY {lake.name('silver.transaction')} LIMIT 1").first().operation == "WRITE"
+
+
+def test_a_file_delivered_again_in_a_later_run_adds_nothing_and_a_new_file_of_the_same_size_does(lake):
+    known_customers(lake, 5)
+    first = [tx("1", "Completed"), tx("2", "Pending")]
+    lake.bronze(PAYMENTS, first, batch="2025-01-01", file="file:/landing/p/a.csv", size_bytes=100)
+    assert lake.run(transaction).detail["resent_files"] == 0
+    # The next run's only new file is a byte copy of the first: its rows are duplicates, silver is unchanged.
+    lake.bronze(PAYMENTS, first, batch="2025-01-02", file="file:/landing/p/b.csv", size_bytes=100)
+    again = lake.run(transaction)
+    assert (again.detail["resent_files"], again.detail["duplicates"], again.rows_written) == (1, 2, 0)
+    # Same size and line count, other rows: not a copy.
+    lake.bronze(PAYMENTS, [tx("2", "Completed"), tx("3", "Pending")], batch="2025-01-03",
+                file="file:/landing/p/c.csv", size_bytes=100)
+    third = lake.run(transaction)
+    assert (third.detail["resent_files"], third.detail["accepted"]) == (0, 2)
+    assert lake.rows("silver.transaction", "transaction_id", "payment_status", "_source_file") == [
+        (1, "Completed", "file:/landing/p/a.csv"), (2, "Completed", "file:/landing/p/c.csv"),
+        (3, "Pending", "file:/landing/p/c.csv")]
