@@ -99,3 +99,8 @@ def source(name: str) -> Source:
         return SOURCES_BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown source {name!r}; known: {', '.join(SOURCES_BY_NAME)}") from None
+
+
+def source_of_bronze(table_id: str) -> Source:
+    """The landing source a bronze table (`bronze.<name>`) is ingested from."""
+    return next(s for s in SOURCES if f"bronze.{s.bronze_table}" == table_id)

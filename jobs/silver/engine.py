@@ -38,7 +38,7 @@ from jobs.silver import expectations as ex
 from jobs.silver import history as h
 from jobs.silver.conform import text
 from lakedb.model import Table
-from lakedb.sources import SOURCES
+from lakedb.sources import source_of_bronze
 from lakehouse_core.conflicts import retry_on_conflict
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.delta_log import current_version
@@ -71,7 +71,7 @@ class Source:
     @property
     def landing_source(self) -> str:
         """The landing source name (system/entity) of the bronze table, as ops.ingested_file records it."""
-        return next(s.name for s in SOURCES if f"bronze.{s.bronze_table}" == self.bronze)
+        return source_of_bronze(self.bronze).name
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import lakedb
-from lakedb.sources import SOURCES
+from lakedb.sources import source_of_bronze
 from lakehouse_core.catalog import ensure_tables
 from lakehouse_core.context import JobContext
 
@@ -44,11 +44,10 @@ class Lake:
         self.spark.createDataFrame(data, t.spark_schema()).write.format("delta").mode("append").saveAsTable(
             self.name(table_id))
         if size_bytes is not None:
-            source = next(s.name for s in SOURCES if f"bronze.{s.bronze_table}" == table_id)
             ledger = lakedb.table("ops.ingested_file")
-            row = {"source": source, "file": file, "batch": meta["_batch"], "size_bytes": size_bytes,
-                   "rows_read": len(rows), "rows_written": len(rows), "rows_quarantined": 0, "flags": [],
-                   "run_id": "bronze", "ingested_at": at}
+            row = {"source": source_of_bronze(table_id).name, "file": file, "batch": meta["_batch"],
+                   "size_bytes": size_bytes, "rows_read": len(rows), "rows_written": len(rows), "rows_quarantined": 0,
+                   "flags": [], "run_id": "bronze", "ingested_at": at}
             self.spark.createDataFrame([tuple(row.get(c) for c in ledger.column_names)], ledger.spark_schema()) \
                 .write.format("delta").mode("append").saveAsTable(self.name("ops.ingested_file"))
 
