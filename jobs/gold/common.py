@@ -226,9 +226,10 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     write is clustered by `keys` in files of at most that many rows, and the MERGE condition lists the changed
     keys, so it rewrites only the files they fall in (lakehouse_core.layout).
 
-    `whole_at_most` > 0 (`whole_at_most(table_id)`: tables without a change feed), with no `scope`: a table and
-    new content of at most that many rows each are compared on the driver and, when a row differs, the table is
-    rewritten whole in one commit instead of a MERGE (which reads the table's state, joins, rewrites and commits).
+    `whole_at_most` > 0 (`whole_at_most(table_id)`: tables without a change feed), with no `scope`: when a row
+    differs, the table is rewritten whole in one commit instead of a MERGE (which reads the table's state, joins,
+    rewrites and commits). A table and new content of at most that many rows each are compared on the driver,
+    larger ones in Spark (and, without `delete`, still merged: the rows absent from `rows` must stay).
     """
     current = spark.table(target)
     cols = current.columns
@@ -256,6 +257,8 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     changes = changes.localCheckpoint(eager=True)
     if changes.isEmpty():
         return Written()
+    if whole_at_most and scope is None and delete:
+        return _rewrite(spark, target, rows, changes, current, keys)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     whole = [k for k in keys if isinstance(current.schema[k].dataType, (LongType, IntegerType, ShortType))]
     ids = key_list(changes, whole[0]) if rows_per_file and whole else None
@@ -304,6 +307,19 @@ def _rewrite_if_small(spark: SparkSession, target: str, rows: DataFrame, cols: l
         # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
         local_frame(spark, content, rows.schema).write.insertInto(target, overwrite=True)
     return written
+
+
+def _rewrite(spark: SparkSession, target: str, rows: DataFrame, changes: DataFrame, current: DataFrame,
+             keys: Sequence[str]) -> Written:
+    """sync of a whole table without a change feed whose content differs: `rows` overwrites it in one commit. A
+    MERGE would join the changes with the table and rewrite each file holding a changed key, which for a day's
+    changes spread over the whole key range is every file, in more passes."""
+    existed = (_null_safe_join(changes.where("_op = 'upsert'").select(*keys), current.select(*keys), keys, "left_semi")
+               .count())
+    ops = {r["_op"]: r["count"] for r in changes.groupBy("_op").count().collect()}
+    # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
+    rows.write.insertInto(target, overwrite=True)
+    return Written(inserted=ops.get("upsert", 0) - existed, updated=existed, deleted=ops.get("delete", 0))
 
 
 def union_keys(frames: Iterable[DataFrame | None]) -> DataFrame | None:

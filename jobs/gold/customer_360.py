@@ -1,7 +1,7 @@
 """gold.customer_360: one row per current customer with tenure, recency, frequency, money, service KPIs.
 
-Recomputed from the dimension and the facts when any of them (or the ML tables) moved; only customers
-whose figures differ are written. The ML tables (gold.churn_score, gold.customer_segment) are optional:
+Recomputed from the dimension and the facts when any of them (or the ML tables) moved; when any customer's
+figures differ, the table is rewritten in one commit. The ML tables (gold.churn_score, gold.customer_segment) are optional:
 while they are not declared or not built, their columns stay null.
 """
 
@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 import lakedb
-from jobs.gold.common import Inputs, sync, table_exists
+from jobs.gold.common import Inputs, sync, table_exists, whole_at_most
 from lakedb.gold import REPORTING_CURRENCY
 from lakehouse_core.context import JobContext, JobResult
 
@@ -110,7 +110,9 @@ def run(ctx: JobContext) -> JobResult:
         return JobResult(0, 0, 0, {"skipped": True})
     rows = customer_360(*(inputs.snapshot(t) for t in INPUTS), churn=_optional(inputs, CHURN),
                         segment=_optional(inputs, SEGMENT))
-    written = sync(ctx.spark, ctx.table("gold.customer_360"), rows, keys=["customer_id"])
+    # No change feed, and a day's scores move customers across the whole key range: rewritten whole when it differs.
+    written = sync(ctx.spark, ctx.table("gold.customer_360"), rows, keys=["customer_id"],
+                   whole_at_most=whole_at_most("gold.customer_360"))
     inputs.commit()
     return JobResult(None, written.total, 0, {**written.__dict__, "ml_tables": optional})
 
