@@ -31,6 +31,9 @@ class Job:
     depends_on: tuple[str, ...] = ()
     args: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # Shared resources the job holds alone while it runs (`mlflow`: the tracking store it writes): jobs naming the
+    # same one never run at the same time, whatever `--parallel` allows.
+    exclusive: tuple[str, ...] = ()
 
     @property
     def main_file(self) -> str:
@@ -166,7 +169,7 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
             raise ManifestError(f"invalid job name {name!r}: use lower_snake_case")
         if not isinstance(spec, dict):
             raise ManifestError(f"job {name}: expected a mapping")
-        unknown = set(spec) - {"layer", "entry", "reads", "writes", "depends_on", "args", "description"}
+        unknown = set(spec) - {"layer", "entry", "reads", "writes", "depends_on", "args", "description", "exclusive"}
         if unknown:
             raise ManifestError(f"job {name}: unknown key(s) {', '.join(sorted(unknown))}")
         for key in ("layer", "entry"):
@@ -187,7 +190,11 @@ def parse_manifest(raw_jobs: dict[str, Any]) -> Manifest:
             depends_on=_tuple(spec.get("depends_on"), f"job {name}: depends_on"),
             args=args,
             description=str(spec.get("description", "")),
+            exclusive=_tuple(spec.get("exclusive"), f"job {name}: exclusive"),
         )
+        for resource in jobs[name].exclusive:
+            if not _JOB_NAME.match(resource):
+                raise ManifestError(f"job {name}: exclusive resource {resource!r} is not a lower_snake_case name")
 
     writers: dict[str, str] = {}
     for job in jobs.values():

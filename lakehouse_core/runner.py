@@ -316,10 +316,6 @@ def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
     return value
 
 
-# Jobs of these layers never run beside each other: MLflow's tracking URI and active experiment are process-wide.
-EXCLUSIVE_LAYERS = frozenset({"ml"})
-
-
 def job_session(spark: SparkSession, conf: list[tuple[str, str]]) -> SparkSession:
     """A session of its own for a job that runs beside others: same SparkContext, catalog and cache; its own SQL
     conf (the commit tag), temp views and UDFs. `conf`, what `SET` shows on `spark`, is carried over."""
@@ -417,10 +413,10 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
                 if failure is None:
                     ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
                     while len(running) < workers:
-                        # An exclusive layer's job waits (without taking a slot) while one of its layer runs:
-                        # the scheduler alone keeps them apart.
-                        busy = {manifest.jobs[n].layer for n in running.values()} & EXCLUSIVE_LAYERS
-                        name = next((n for n in ready if manifest.jobs[n].layer not in busy), None)
+                        # A job waits (without taking a slot) while a running job holds a resource it also
+                        # holds alone (manifest `exclusive`): the scheduler alone keeps them apart.
+                        held = {r for n in running.values() for r in manifest.jobs[n].exclusive}
+                        name = next((n for n in ready if held.isdisjoint(manifest.jobs[n].exclusive)), None)
                         if name is None:
                             break
                         ready.remove(name)

@@ -252,7 +252,7 @@ def train(ctx: JobContext, **args: Any) -> TrainingOutcome:
         raise ValueError(f"unknown ml.grid {grid_name!r} (known: auto, {', '.join(GRIDS)})")
     seed = int(settings.get("seed", 42))
     model_name = settings.get("churn_model_name", MODEL_NAME)
-    client = tracking.configure(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
+    client, experiment_id = tracking.connect(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
 
     frames, lineage = tracking.read_pinned(ctx.spark, {t: ctx.table(t) for t in INPUT_TABLES})
     cutoffs = choose_cutoffs(data_end_of(frames["gold.fact_transaction"]), settings.get("train_cutoff"),
@@ -273,7 +273,7 @@ def train(ctx: JobContext, **args: Any) -> TrainingOutcome:
         final_df = tune_df.unionByName(val_df)
         evaluation = f"the evaluation period {cutoffs.eval} + {horizon} days ({rows['evaluation']} customers)"
 
-        with mlflow.start_run(run_name=f"train {ctx.run_id}") as run:
+        with mlflow.start_run(run_name=f"train {ctx.run_id}", experiment_id=experiment_id) as run:
             mlflow.set_tags({"job": ctx.job or "ml_train_churn", "lakehouse_run_id": ctx.run_id, "env": ctx.cfg.env})
             tracking.log_lineage(lineage)
             mlflow.log_params({**cutoffs.as_params(), "grid": grid_name, "seed": seed,
@@ -281,7 +281,7 @@ def train(ctx: JobContext, **args: Any) -> TrainingOutcome:
 
             validation: list[tuple[Candidate, float]] = []
             for cand in GRIDS[grid_name]:
-                with mlflow.start_run(run_name=f"tune {cand.label}", nested=True):
+                with mlflow.start_run(run_name=f"tune {cand.label}", experiment_id=experiment_id, nested=True):
                     result = fit_evaluate(cand, tune_df, val_df, seed)
                     mlflow.log_params({"family": cand.family, **cand.params})
                     mlflow.log_metrics({f"val_{k}": v for k, v in result.metrics.items()})
@@ -366,7 +366,7 @@ def retrain_reason(ctx: JobContext, settings: dict[str, Any]) -> tuple[str | Non
     if every <= 0:
         return "ml.retrain_every_days is 0: every run trains", ""
     model_name = settings.get("churn_model_name", MODEL_NAME)
-    client = tracking.configure(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
+    client, _ = tracking.connect(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
     champion = tracking.current_champion(client, model_name)
     if champion is None:
         return "no champion yet", ""

@@ -76,7 +76,7 @@ def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
 
     settings = ctx.cfg.section("ml")
     model_name = settings.get("churn_model_name", MODEL_NAME)
-    client = tracking.configure(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
+    client, _ = tracking.connect(ctx.cfg, settings.get("churn_experiment", EXPERIMENT))
     champion = tracking.current_champion(client, model_name)
     if champion is None:
         raise NoChampionError(f"no version of model {model_name!r} has the alias {tracking.CHAMPION!r}: run "

@@ -158,12 +158,12 @@ def champion_names(champion: Any) -> dict[int, str]:
 
 
 def fit(ctx: JobContext, recent: DataFrame, k: int, seed: int, cutoff: dt.date, customers: int, clustered: int,
-        lineage: dict[str, str], client, model_name: str
+        lineage: dict[str, str], client, model_name: str, experiment_id: str
         ) -> tuple[DataFrame, list[dict[str, Any]], dict[int, str], str]:
     """Fit, name, log and register the segmentation; (clusters of `recent`, their profiles, names, version)."""
     import mlflow
 
-    with mlflow.start_run(run_name=f"segments {ctx.run_id}"):
+    with mlflow.start_run(run_name=f"segments {ctx.run_id}", experiment_id=experiment_id):
         mlflow.set_tags({"job": ctx.job or "ml_segments", "lakehouse_run_id": ctx.run_id, "env": ctx.cfg.env})
         tracking.log_lineage(lineage)
         mlflow.log_params({"k": k, "seed": seed, "as_of": str(cutoff), "inputs": ",".join(SEGMENT_INPUTS),
@@ -195,7 +195,7 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     seed = int(settings.get("seed", 42))
     every = int(settings.get("segments_refit_every_days", REFIT_EVERY_DAYS))
     model_name = settings.get("segments_model_name", MODEL_NAME)
-    client = tracking.configure(ctx.cfg, settings.get("segments_experiment", EXPERIMENT))
+    client, experiment_id = tracking.connect(ctx.cfg, settings.get("segments_experiment", EXPERIMENT))
     current = tracking.current_champion(client, model_name)
     model_key = f"model:{model_name}"
     watch = watched(ctx, INPUT_TABLES, {model_key: int(current.version) if current is not None else -1,
@@ -233,7 +233,7 @@ def run(ctx: JobContext, k: int | None = None, as_of: str | None = None) -> JobR
     if clusters is None:
         ctx.log(f"fitting segments: {reason}")
         clusters, profiles, names, version = fit(ctx, recent, k, seed, cutoff, customers, clustered, lineage,
-                                                 client, model_name)
+                                                 client, model_name, experiment_id)
     names = {**names, INACTIVE_ID: INACTIVE_NAME}
 
     inactive = inputs.where(F.col("recency_days") >= INACTIVE_DAYS) if clustered < customers else None

@@ -33,8 +33,12 @@ def _sqlalchemy_compat() -> None:
         pool.FallbackAsyncAdaptedQueuePool = pool.AsyncAdaptedQueuePool
 
 
-def configure(cfg: Config, experiment: str):
-    """Point MLflow at the environment's tracking store and select (or create) the experiment."""
+def connect(cfg: Config, experiment: str):
+    """Point MLflow at the environment's tracking store and find (or create) the experiment: (client, its id).
+
+    Jobs pass the id to every `mlflow.start_run`: the active experiment is process-wide, and a job that reads the
+    registry may run beside one that logs (the runner keeps apart only the jobs that write, manifest `exclusive`).
+    """
     _sqlalchemy_compat()
     import mlflow
 
@@ -46,14 +50,24 @@ def configure(cfg: Config, experiment: str):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(settings.get("registry_uri") or uri)
     name = f"{settings.get('experiment_prefix') or ''}{experiment}"
-    if mlflow.get_experiment_by_name(name) is None:
-        location = settings.get("artifact_location")
-        if location and not is_remote(location):
-            Path(location).mkdir(parents=True, exist_ok=True)
-            location = Path(location).resolve().as_uri()
-        mlflow.create_experiment(name, artifact_location=f"{location}/{experiment}" if location else None)
-    mlflow.set_experiment(name)
-    return mlflow.MlflowClient()
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return mlflow.MlflowClient(), found.experiment_id
+    location = settings.get("artifact_location")
+    if location and not is_remote(location):
+        Path(location).mkdir(parents=True, exist_ok=True)
+        location = Path(location).resolve().as_uri()
+    return mlflow.MlflowClient(), mlflow.create_experiment(
+        name, artifact_location=f"{location}/{experiment}" if location else None)
+
+
+def configure(cfg: Config, experiment: str):
+    """`connect`, and the experiment made the active one (for notebooks and tests: one thread, fluent calls)."""
+    import mlflow
+
+    client, experiment_id = connect(cfg, experiment)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return client
 
 
 def read_pinned(spark: SparkSession, tables: dict[str, str], versions: dict[str, int] | None = None

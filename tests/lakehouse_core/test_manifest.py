@@ -85,6 +85,9 @@ def _with(**changes):
      "job gold_x: entry 'jobs/gold.py' is not a module name like jobs.bronze.ingest"),
     (_with(gold_x={**job("gold"), "schedule": "daily"}), "job gold_x: unknown key(s) schedule"),
     (_with(Gold=job("gold")), "invalid job name 'Gold': use lower_snake_case"),
+    (_with(gold_x={**job("gold"), "exclusive": "ML Flow"}),
+     "job gold_x: exclusive resource 'ML Flow' is not a lower_snake_case name"),
+    (_with(gold_x={**job("gold"), "exclusive": {"mlflow": True}}), "job gold_x: exclusive must be a list of names"),
 ])
 def test_invalid_manifests_are_refused_with_a_reason(jobs, message):
     with pytest.raises(ManifestError) as err:
@@ -133,4 +136,7 @@ def test_mermaid_draws_sources_tables_by_layer_and_jobs():
 
 def test_the_project_manifest_is_valid_and_maintenance_follows_every_data_job():
     m = load_manifest()
+    # The jobs that log to MLflow hold its store alone; scoring, which only reads it, does not.
+    assert {n: j.exclusive for n, j in m.jobs.items() if j.exclusive} == {"ml_train_churn": ("mlflow",),
+                                                                          "ml_segments": ("mlflow",)}
     assert m.upstream["ops_maintenance"] == {n for n, j in m.jobs.items() if j.layer in ("bronze", "silver", "gold", "ml")}

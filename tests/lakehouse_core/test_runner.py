@@ -219,15 +219,25 @@ def test_parallel_failure_lets_running_jobs_finish_and_starts_nothing_after_it(s
     assert plan.jobs == [j for j in ("b", "e", "c") if j != "e" or e_status == "skipped"]
 
 
-def test_parallel_never_runs_two_ml_jobs_at_once(spark, lake_cfg, toy):
-    solo = {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "solo": True}}
-    m = parse_manifest({"m1": solo, "m2": solo, "m3": solo,
-                        "b": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2}}})
+def test_parallel_never_runs_two_jobs_holding_one_resource_at_once_and_runs_the_others_beside(spark, lake_cfg, toy):
+    out = f"{lake_cfg.database('ops')}.toy_exclusive"
+    ensure_databases(spark, lake_cfg)
+    spark.sql(f"CREATE TABLE {out} (job STRING) USING delta")
+    solo = {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "solo": True}, "exclusive": ["mlflow"]}
+    m = parse_manifest({
+        "m1": solo, "m2": solo, "m3": solo,
+        # w holds the resource too and r does not: they meet at the barrier only if they run at the same time.
+        "w": {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "pair": out}, "exclusive": ["mlflow"]},
+        "r": {"layer": "ml", "entry": toy.__name__, "args": {"rows": 1, "pair": out}},
+        "b": {"layer": "bronze", "entry": toy.__name__, "args": {"rows": 2}}})
+    toy.RUNNING.clear()
     summary = run_jobs(spark, lake_cfg, m, list(m.order), reporter=Reporter(quiet=True, stream=io.StringIO()),
                        run_id="run-ml", parallel=3)
     assert [(o.job, o.status) for o in summary.outcomes] == [("b", "succeeded"), ("m1", "succeeded"),
-                                                             ("m2", "succeeded"), ("m3", "succeeded")]
+                                                             ("m2", "succeeded"), ("m3", "succeeded"),
+                                                             ("w", "succeeded"), ("r", "succeeded")]
     assert toy.MOST_AT_ONCE == [1]
+    assert sorted(r.job for r in spark.table(out).collect()) == ["r", "w"]
 
 
 def job_run_commits(spark, cfg) -> list[int]:
