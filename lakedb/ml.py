@@ -15,7 +15,7 @@ CHURN_SCORE = Table(
     layer="gold", name="churn_score",
     comment="Latest churn score of every active customer (a transaction in the 90 days up to features_as_of): "
             "the probability of no transaction in the 90 days after features_as_of, from the registered "
-            "model `customer_churn` with alias `champion`. Merged by customer_id on every scoring run; "
+            "model `customer_churn` with alias `champion`. Rewritten whole on every scoring run; "
             "customers no longer active are removed (their last transaction is too old to score).",
     columns=(
         col("customer_id", "BIGINT", "CRM customer id.", nullable=False),

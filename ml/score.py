@@ -19,7 +19,6 @@ from pyspark.sql import functions as F
 
 import lakedb
 from lakehouse_core.context import JobContext, JobResult
-from lakehouse_core.delta_log import last_metrics
 from lakehouse_core.errors import LakehouseError
 from lakehouse_core.runner import utcnow
 from ml import tracking
@@ -59,16 +58,16 @@ def score_frame(predictions: DataFrame, model_name: str, model_version: str, sco
     return out.select(*lakedb.table("gold.churn_score").column_names)
 
 
-def merge_scores(spark, table: str, scores: DataFrame) -> dict[str, int]:
-    """Upsert by customer; customers missing from this scoring (no longer active) lose their stale score."""
-    from delta.tables import DeltaTable
-
-    (DeltaTable.forName(spark, table).alias("t")
-     .merge(scores.alias("s"), "t.customer_id = s.customer_id")
-     .whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete()
-     .execute())
-    metrics = last_metrics(spark, table)
-    return {k: int(metrics.get(f"numTargetRows{k.capitalize()}", 0) or 0) for k in ("inserted", "updated", "deleted")}
+def replace_scores(spark, table: str, scores: DataFrame) -> dict[str, int]:
+    """The table's rows become `scores` (one per customer, cached): one overwrite. Customers no longer active lose
+    their stale score. Every row's scored_at moves on each scoring, so a MERGE would rewrite every file too, after
+    joining the whole table with the scores."""
+    before = spark.table(table).select("customer_id").localCheckpoint(eager=True)
+    kept = scores.join(before, "customer_id", "left_semi").count()
+    counts = {"inserted": scores.count() - kept, "updated": kept, "deleted": before.count() - kept}
+    # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
+    scores.write.insertInto(table, overwrite=True)
+    return counts
 
 
 def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
@@ -97,7 +96,7 @@ def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
     scores = score_frame(model.transform(features), model_name, champion.version, utcnow(), ctx.run_id,
                          bands_conf).cache()
     scored = scores.count()
-    changes = merge_scores(ctx.spark, ctx.table("gold.churn_score"), scores)
+    changes = replace_scores(ctx.spark, ctx.table("gold.churn_score"), scores)
     seconds = time.perf_counter() - t0
     bands = {r["risk_band"]: r["count"] for r in scores.groupBy("risk_band").count().collect()}
     scores.unpersist()

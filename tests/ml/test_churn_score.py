@@ -21,7 +21,7 @@ def test_risk_bands_split_at_the_configured_thresholds(spark):
         score.risk_band(F.col("p"), 0.6, 0.5)
 
 
-def test_scoring_merges_one_row_per_active_customer_with_the_champion(spark, ml_lake, trained):
+def test_scoring_writes_one_row_per_active_customer_with_the_champion(spark, ml_lake, trained):
     _, out = trained
     result = score.run(job_context(spark, ml_lake, "ml_score_churn", run_id="s1"))
     table = spark.table(qualified(ml_lake, "gold.churn_score"))
@@ -51,7 +51,14 @@ def test_scoring_merges_one_row_per_active_customer_with_the_champion(spark, ml_
     # Other risk bands in conf: everything is scored again.
     banded = dataclasses.replace(ml_lake, raw={**ml_lake.raw, "ml": {**ml_lake.raw["ml"],
                                                                       "risk_bands": {"medium": 0.1, "high": 0.9}}})
+    # A customer scored before and no longer active (here one made up) loses the stale score.
+    name = qualified(ml_lake, "gold.churn_score")
+    spark.sql(f"INSERT INTO {name} SELECT 999999999, 0.5, 'high', 'customer_churn', '1', scored_at, features_as_of, "
+              f"'s0' FROM {name} LIMIT 1")
     third = score.run(job_context(spark, banded, "ml_score_churn", run_id="s3"))
+    assert [third.detail[k] for k in ("inserted", "updated", "deleted")] == [0, len(rows), 1]
+    last = spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()
+    assert (last.operation, last.operationParameters["mode"]) == ("WRITE", "Overwrite")  # one commit, whole
     assert third.detail["bands"] == {b: sum(0.1 <= r.churn_probability < 0.9 if b == "medium" else
                                             r.churn_probability >= 0.9 if b == "high" else r.churn_probability < 0.1
                                             for r in rows) for b in third.detail["bands"]}
