@@ -245,6 +245,8 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
         written = _rewrite_if_small(spark, target, rows, cols, keys, delete, whole_at_most)
         if written is not None:
             return written
+        if delete:
+            return _rewrite(target, rows, current, cols, keys)
     if scope is not None:
         current = _null_safe_join(current, scope.distinct(), scope.columns, "left_semi")
     upserts = _null_safe_join(rows, current, cols, "left_anti").withColumn("_op", F.lit("upsert"))
@@ -257,8 +259,6 @@ def sync(spark: SparkSession, target: str, rows: DataFrame, keys: Sequence[str],
     changes = changes.localCheckpoint(eager=True)
     if changes.isEmpty():
         return Written()
-    if whole_at_most and scope is None and delete:
-        return _rewrite(spark, target, rows, changes, current, keys)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     whole = [k for k in keys if isinstance(current.schema[k].dataType, (LongType, IntegerType, ShortType))]
     ids = key_list(changes, whole[0]) if rows_per_file and whole else None
@@ -309,17 +309,23 @@ def _rewrite_if_small(spark: SparkSession, target: str, rows: DataFrame, cols: l
     return written
 
 
-def _rewrite(spark: SparkSession, target: str, rows: DataFrame, changes: DataFrame, current: DataFrame,
-             keys: Sequence[str]) -> Written:
-    """sync of a whole table without a change feed whose content differs: `rows` overwrites it in one commit. A
-    MERGE would join the changes with the table and rewrite each file holding a changed key, which for a day's
-    changes spread over the whole key range is every file, in more passes."""
-    existed = (_null_safe_join(changes.where("_op = 'upsert'").select(*keys), current.select(*keys), keys, "left_semi")
-               .count())
-    ops = {r["_op"]: r["count"] for r in changes.groupBy("_op").count().collect()}
-    # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
-    rows.write.insertInto(target, overwrite=True)
-    return Written(inserted=ops.get("upsert", 0) - existed, updated=existed, deleted=ops.get("delete", 0))
+def _rewrite(target: str, rows: DataFrame, current: DataFrame, cols: list[str], keys: Sequence[str]) -> Written:
+    """sync of a whole table without a change feed: compared in one pass (a full join on the keys) and, when a row
+    differs, overwritten with `rows` in one commit. A MERGE would join the changes with the table and rewrite each
+    file holding a changed key, which for a day's changes spread over the whole key range is every file, in more
+    passes."""
+    new, old = rows.withColumn("_new", F.lit(True)).alias("n"), current.withColumn("_old", F.lit(True)).alias("o")
+    same = reduce(lambda a, b: a & b, [F.col(f"n.`{c}`").eqNullSafe(F.col(f"o.`{c}`")) for c in cols])
+    kind = (F.when(F.col("o._old").isNull(), "inserted").when(F.col("n._new").isNull(), "deleted")
+            .when(~same, "updated"))
+    on = reduce(lambda a, b: a & b, [F.col(f"n.`{k}`").eqNullSafe(F.col(f"o.`{k}`")) for k in keys])
+    counts = {r["kind"]: r["count"] for r in new.join(old, on, "full_outer").select(kind.alias("kind"))
+              .where("kind IS NOT NULL").groupBy("kind").count().collect()}
+    written = Written(counts.get("inserted", 0), counts.get("updated", 0), counts.get("deleted", 0))
+    if written.total:
+        # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
+        rows.write.insertInto(target, overwrite=True)
+    return written
 
 
 def union_keys(frames: Iterable[DataFrame | None]) -> DataFrame | None:
