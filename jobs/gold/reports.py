@@ -102,8 +102,15 @@ def interactions_by_outcome(fact: DataFrame) -> DataFrame:
 Builder = Callable[[Callable[[str], DataFrame]], DataFrame]
 
 # Frames several reports of a group are built from, computed once before them (read like tables, by these names).
+CUSTOMERS, ADDRESSES = "current customers", "current addresses"
 PER_CUSTOMER, PARTIAL_TOTALS = "transactions per customer", "transactions per status, method and year"
 SHARED: dict[str, dict[str, Builder]] = {
+    "customers": {  # silver's current rows, the columns the reports use: read once each
+        CUSTOMERS: lambda t: current(t("silver.customer")).select(
+            "customer_id", "first_name", "last_name", "gender", "date_of_birth", "is_current"),
+        ADDRESSES: lambda t: current(t("silver.address")).select(
+            "customer_id", "country", "state_province", "city", "is_current"),
+    },
     "transactions": {
         PER_CUSTOMER: lambda t: transaction_totals(t("gold.fact_transaction"), "customer_id"),
         PARTIAL_TOTALS: lambda t: partial_totals(t("gold.fact_transaction")),
@@ -113,13 +120,12 @@ SHARED: dict[str, dict[str, Builder]] = {
 # group -> (inputs, {report table: builder from a table reader})
 GROUPS: dict[str, tuple[tuple[str, ...], dict[str, Builder]]] = {
     "customers": (("silver.customer", "silver.address", "silver.customer_phone"), {
-        "gold.rpt_customers_by_country": lambda t: customers_by_country(t("silver.customer"), t("silver.address")),
-        "gold.rpt_customers_multiple_addresses":
-            lambda t: customers_multiple_addresses(t("silver.customer"), t("silver.address")),
+        "gold.rpt_customers_by_country": lambda t: customers_by_country(t(CUSTOMERS), t(ADDRESSES)),
+        "gold.rpt_customers_multiple_addresses": lambda t: customers_multiple_addresses(t(CUSTOMERS), t(ADDRESSES)),
         "gold.rpt_customers_multiple_phones":
-            lambda t: customers_multiple_phones(t("silver.customer"), t("silver.customer_phone")),
-        "gold.rpt_customers_by_birth_year": lambda t: customers_by_birth_year(t("silver.customer")),
-        "gold.rpt_customers_by_gender": lambda t: customers_by_gender(t("silver.customer")),
+            lambda t: customers_multiple_phones(t(CUSTOMERS), t("silver.customer_phone")),
+        "gold.rpt_customers_by_birth_year": lambda t: customers_by_birth_year(t(CUSTOMERS)),
+        "gold.rpt_customers_by_gender": lambda t: customers_by_gender(t(CUSTOMERS)),
     }),
     "transactions": (("gold.fact_transaction", "gold.dim_customer"), {
         "gold.rpt_transactions_by_customer": lambda t: t(PER_CUSTOMER),
