@@ -313,7 +313,11 @@ def _rewrite(target: str, rows: DataFrame, current: DataFrame, cols: list[str], 
     """sync of a whole table without a change feed: compared in one pass (a full join on the keys) and, when a row
     differs, overwritten with `rows` in one commit. A MERGE would join the changes with the table and rewrite each
     file holding a changed key, which for a day's changes spread over the whole key range is every file, in more
-    passes."""
+    passes. A key twice in `rows` is refused (a MERGE would have inserted both rows of a new one)."""
+    twice = rows.groupBy(*keys).count().where("count > 1").limit(1).collect()
+    if twice:
+        key = ", ".join(f"{k}={twice[0][k]!r}" for k in keys)
+        raise ValueError(f"{target}: the new content has {twice[0]['count']} rows of key ({key}); keys are unique")
     new, old = rows.withColumn("_new", F.lit(True)).alias("n"), current.withColumn("_old", F.lit(True)).alias("o")
     same = reduce(lambda a, b: a & b, [F.col(f"n.`{c}`").eqNullSafe(F.col(f"o.`{c}`")) for c in cols])
     kind = (F.when(F.col("o._old").isNull(), "inserted").when(F.col("n._new").isNull(), "deleted")

@@ -3,6 +3,7 @@ whole."""
 
 from __future__ import annotations
 
+import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
@@ -113,6 +114,12 @@ def test_a_small_table_is_compared_on_the_driver_and_rewritten_whole_in_one_comm
     assert last_commit()[1:] == ("WRITE", "Overwrite")
     assert content() == [(1, "a", 1), (2, "b", 2), (6, None, 6)]
     assert sync(spark, name, third, keys=["id"], whole_at_most=2) == Written()  # a null equals a null
+    assert last_commit()[0] == version + 4
+
+    # A key twice in the new content is refused, and the table is left as it was.
+    twice = spark.createDataFrame([(1, "a", 1), (2, "b", 2), (2, "c", 3)], schema)
+    with pytest.raises(ValueError, match=r"has 2 rows of key \(id=2\); keys are unique$"):
+        sync(spark, name, twice, keys=["id"], whole_at_most=2)
     assert last_commit()[0] == version + 4
 
     # Without deletes, a larger table is merged: the rows absent from the new content stay.
