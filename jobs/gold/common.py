@@ -288,7 +288,7 @@ def whole_at_most(table_id: str) -> int:
 def _rewrite_if_small(spark: SparkSession, target: str, rows: DataFrame, cols: list[str], keys: Sequence[str],
                       delete: bool, limit: int) -> Written | None:
     """sync of a small table, on the driver; None when either side has more than `limit` rows, or a key twice
-    (the MERGE then says which)."""
+    (`_rewrite` or the MERGE then says which)."""
     if rows.count() > limit:  # `rows` is materialised: counted from its blocks
         return None
     new = rows.collect()
