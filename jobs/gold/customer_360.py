@@ -1,8 +1,8 @@
 """gold.customer_360: one row per current customer with tenure, recency, frequency, money, service KPIs.
 
 Recomputed from the dimension and the facts when any of them (or the ML tables) moved; when any customer's
-figures differ, the table is rewritten in one commit. The ML tables (gold.churn_score, gold.customer_segment) are optional:
-while they are not declared or not built, their columns stay null.
+figures differ, the table is rewritten in one commit. The ML tables (gold.churn_score, gold.customer_segment)
+are optional: while they are not declared or not built, their columns stay null.
 """
 
 from __future__ import annotations
