@@ -58,13 +58,13 @@ def score_frame(predictions: DataFrame, model_name: str, model_version: str, sco
     return out.select(*lakedb.table("gold.churn_score").column_names)
 
 
-def replace_scores(spark, table: str, scores: DataFrame) -> dict[str, int]:
-    """The table's rows become `scores` (one per customer, cached): one overwrite. Customers no longer active lose
-    their stale score. Every row's scored_at moves on each scoring, so a MERGE would rewrite every file too, after
-    joining the whole table with the scores."""
+def replace_scores(spark, table: str, scores: DataFrame, scored: int) -> dict[str, int]:
+    """The table's rows become `scores` (one per customer, cached; `scored` of them): one overwrite. Customers no
+    longer active lose their stale score. Every row's scored_at moves on each scoring, so a MERGE would rewrite
+    every file too, after joining the whole table with the scores."""
     before = spark.table(table).select("customer_id").localCheckpoint(eager=True)
     kept = scores.join(before, "customer_id", "left_semi").count()
-    counts = {"inserted": scores.count() - kept, "updated": kept, "deleted": before.count() - kept}
+    counts = {"inserted": scored - kept, "updated": kept, "deleted": before.count() - kept}
     # insertInto: an overwrite of the data only; the table's definition (comments, constraints) stays.
     scores.write.insertInto(table, overwrite=True)
     return counts
@@ -96,7 +96,7 @@ def run(ctx: JobContext, as_of: str | None = None) -> JobResult:
     scores = score_frame(model.transform(features), model_name, champion.version, utcnow(), ctx.run_id,
                          bands_conf).cache()
     scored = scores.count()
-    changes = replace_scores(ctx.spark, ctx.table("gold.churn_score"), scores)
+    changes = replace_scores(ctx.spark, ctx.table("gold.churn_score"), scores, scored)
     seconds = time.perf_counter() - t0
     bands = {r["risk_band"]: r["count"] for r in scores.groupBy("risk_band").count().collect()}
     scores.unpersist()

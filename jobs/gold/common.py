@@ -10,7 +10,7 @@ nothing either, so a rerun without new data leaves gold's data (and mostly its v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -193,9 +193,17 @@ class Inputs:
 # ---------------------------------------------------------------- writing only what differs
 
 
+def _all_equal(left: Callable[[str], Column], right: Callable[[str], Column], cols: Sequence[str]) -> Column:
+    """Every column of `cols` equal on both sides, nulls equal to nulls (`<=>`)."""
+    return reduce(lambda a, b: a & b, [left(c).eqNullSafe(right(c)) for c in cols])
+
+
+def _aliased(alias: str) -> Callable[[str], Column]:
+    return lambda c: F.col(f"{alias}.`{c}`")
+
+
 def _null_safe_join(left: DataFrame, right: DataFrame, cols: Sequence[str], how: str) -> DataFrame:
-    cond = reduce(lambda a, b: a & b, [left[c].eqNullSafe(right[c]) for c in cols])
-    return left.join(right, cond, how)
+    return left.join(right, _all_equal(left.__getitem__, right.__getitem__, cols), how)
 
 
 @dataclass
@@ -319,10 +327,10 @@ def _rewrite(target: str, rows: DataFrame, current: DataFrame, cols: list[str], 
         key = ", ".join(f"{k}={twice[0][k]!r}" for k in keys)
         raise ValueError(f"{target}: the new content has {twice[0]['count']} rows of key ({key}); keys are unique")
     new, old = rows.withColumn("_new", F.lit(True)).alias("n"), current.withColumn("_old", F.lit(True)).alias("o")
-    same = reduce(lambda a, b: a & b, [F.col(f"n.`{c}`").eqNullSafe(F.col(f"o.`{c}`")) for c in cols])
+    n, o = _aliased("n"), _aliased("o")
     kind = (F.when(F.col("o._old").isNull(), "inserted").when(F.col("n._new").isNull(), "deleted")
-            .when(~same, "updated"))
-    on = reduce(lambda a, b: a & b, [F.col(f"n.`{k}`").eqNullSafe(F.col(f"o.`{k}`")) for k in keys])
+            .when(~_all_equal(n, o, cols), "updated"))
+    on = _all_equal(n, o, keys)
     counts = {r["kind"]: r["count"] for r in new.join(old, on, "full_outer").select(kind.alias("kind"))
               .where("kind IS NOT NULL").groupBy("kind").count().collect()}
     written = Written(counts.get("inserted", 0), counts.get("updated", 0), counts.get("deleted", 0))

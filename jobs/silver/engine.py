@@ -21,6 +21,7 @@ taken back, so the rerun counts every row once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -277,6 +278,21 @@ def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple
     ctx.append_ops(table_id, rows, last=table_id == "ops.silver_watermark")
 
 
+# A job's quarantined or held rows, up to this many, are collected and committed with the run's other ops rows (one
+# commit per table and layer, not one per job); more (a first load's) are appended by Spark from where they are.
+DEFER_ROWS = 10_000
+
+
+def append_frame(ctx: JobContext, table_id: str, rows: DataFrame, n: int) -> None:
+    """The `n` rows of `rows` appended to the ops table `table_id` (its columns by name)."""
+    rows = rows.select(*lakedb.table(table_id).column_names)
+    if ctx.deferred is not None and n <= DEFER_ROWS:
+        ctx.append_ops(table_id, [tuple(r) for r in rows.collect()])
+        return
+    with _HELD_LOCK if table_id == "ops.held_record" else contextlib.nullcontext():
+        rows.write.format("delta").mode("append").saveAsTable(ctx.table(table_id))
+
+
 # The silver jobs of a run run in threads of one driver; the catalog's check-then-create in CREATE OR REPLACE VIEW is
 # not atomic, and two jobs creating the view at once made one of them fail with TABLE_OR_VIEW_ALREADY_EXISTS.
 _VIEW_LOCK = threading.Lock()
@@ -385,7 +401,7 @@ def recover(ctx: JobContext, entity: Entity, target: str) -> list[str]:
 def run(ctx: JobContext, entity: Entity) -> JobResult:
     spark, model, now = ctx.spark, entity.model, utcnow()
     target = ctx.table(entity.table)
-    quarantine = ctx.table("ops.quarantine")  # looked up even when this delivery has nothing to reject
+    ctx.table("ops.quarantine")  # resolved (the run's record of the tables a job uses) even when nothing is rejected
     marks = watermarks(ctx, entity.job)  # an interrupted attempt never wrote one: recovery leaves them as they are
     if ctx.full_refresh:
         reset(ctx, entity)
@@ -455,7 +471,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
 
     quarantined = sum(c["quarantined"] for c in counts.values())
     if quarantined:
-        quarantine_rows(rows, entity.table, ctx.run_id, now).write.format("delta").mode("append").saveAsTable(quarantine)
+        append_frame(ctx, "ops.quarantine", quarantine_rows(rows, entity.table, ctx.run_id, now), quarantined)
     ready = rows.where(F.col("_stage") == "kept").select(*staged_cols)
 
     released = held_now = 0
@@ -485,7 +501,7 @@ def run(ctx: JobContext, entity: Entity) -> JobResult:
         dq += [(ctx.run_id, entity.job, entity.table, rule.name, rule.action, checked_n, held_n, now)
                for rule in holds]
         if held_now:
-            _hold(ctx, entity, cands.where(F.col("_held") & ~F.col("_was_held")), staged_cols, now)
+            _hold(ctx, entity, cands.where(F.col("_held") & ~F.col("_was_held")), held_now, staged_cols, now)
         if released:
             _release(ctx, entity, cands.where(~F.col("_held") & F.col("_was_held")), now)
         ready = cands.where(~F.col("_held")).select(*staged_cols)
@@ -598,7 +614,7 @@ def _releasable(ctx: JobContext, entity: Entity) -> bool:
     return held.join(customers, "customer_id", "left_semi").limit(1).count() > 0
 
 
-def _hold(ctx: JobContext, entity: Entity, rows: DataFrame, cols: list[str], now: dt.datetime) -> None:
+def _hold(ctx: JobContext, entity: Entity, rows: DataFrame, n: int, cols: list[str], now: dt.datetime) -> None:
     rule = ex.hold_rules(entity.model)[0].name
     rows = rows.select(
         F.lit(entity.table).alias("table"), F.col("_source_table").alias("source_table"), F.lit(rule).alias("rule"),
@@ -607,8 +623,7 @@ def _hold(ctx: JobContext, entity: Entity, rows: DataFrame, cols: list[str], now
         F.to_json(F.struct(*[F.col(c) for c in cols])).alias("record"),
         F.lit(ctx.run_id).alias("held_run_id"), F.lit(now).alias("held_at"),
         F.lit(None).cast("string").alias("released_run_id"), F.lit(None).cast("timestamp").alias("released_at"))
-    with _HELD_LOCK:
-        rows.write.format("delta").mode("append").saveAsTable(ctx.table("ops.held_record"))
+    append_frame(ctx, "ops.held_record", rows, n)
 
 
 def _release(ctx: JobContext, entity: Entity, rows: DataFrame, now: dt.datetime) -> None:

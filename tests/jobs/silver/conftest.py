@@ -9,7 +9,7 @@ import pytest
 import lakedb
 from lakedb.sources import source_of_bronze
 from lakehouse_core.catalog import ensure_tables
-from lakehouse_core.context import JobContext
+from lakehouse_core.context import DeferredAppends, JobContext
 
 OPS = ("ops.quarantine", "ops.dq_result", "ops.held_record", "ops.silver_watermark", "ops.batch_outcome",
        "ops.ingested_file")
@@ -61,14 +61,19 @@ class Lake:
         self.spark.createDataFrame([tuple(r.get(c) for c in t.column_names) for r in rows], t.spark_schema()) \
             .write.format("delta").mode("append").saveAsTable(self.name("silver.customer"))
 
-    def run(self, module, full_refresh: bool = False):
-        """Run a silver job module, as the runner would, with the tables it reads and writes in place."""
+    def run(self, module, full_refresh: bool = False, deferred: bool = False):
+        """Run a silver job module, as the runner would, with the tables it reads and writes in place.
+        `deferred`: its ops rows are buffered and committed after it, as the runner does; else written at once."""
         entity = module.ENTITY
         self.ensure(entity.table, "silver.customer", *(s.bronze for s in entity.sources))
         self._runs += 1
+        buffer = DeferredAppends() if deferred else None
         ctx = JobContext(spark=self.spark, cfg=self.cfg, run_id=f"run{self._runs}", job=entity.job,
-                         full_refresh=full_refresh, log=lambda m: None)
-        return module.run(ctx)
+                         full_refresh=full_refresh, log=lambda m: None, layer="silver", deferred=buffer)
+        result = module.run(ctx)
+        if buffer is not None:
+            buffer.flush(self.spark)
+        return result
 
     def name(self, table_id: str) -> str:
         return f"{self.cfg.database(table_id.split('.')[0])}.{table_id.split('.')[1]}"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from chispa import assert_df_equality
 
-from jobs.silver import transaction
+from jobs.silver import engine, transaction
 
 D = dt.date
 PAYMENTS, V2 = "bronze.payments_the_transaction", "bronze.payments_v2_the_transaction"
@@ -70,6 +71,25 @@ def test_a_transaction_of_an_unknown_customer_is_held_until_its_customer_arrives
     assert (first.detail["held"], second.rows_read, second.detail["released"]) == (1, 0, 1)
     # The released row has a new id: appended, no MERGE.
     assert lake.spark.sql(f"DESCRIBE HISTORY {lake.name('silver.transaction')} LIMIT 1").first().operation == "WRITE"
+
+
+@pytest.mark.parametrize("deferred, defer_rows", [(False, None), (True, None), (True, 0)],
+                         ids=["written-at-once", "with-the-runs-ops-rows", "by-spark-beyond-the-limit"])
+def test_quarantined_and_held_rows_are_recorded_alike_however_they_are_committed(lake, monkeypatch, deferred,
+                                                                                 defer_rows):
+    if defer_rows is not None:
+        monkeypatch.setattr(engine, "DEFER_ROWS", defer_rows)
+    known_customers(lake, 5)
+    lake.bronze(PAYMENTS, [tx("1", "Completed"), tx("2", "Completed", cust="6"), tx("x", "Completed")],
+                batch="2025-01-01")
+    result = lake.run(transaction, deferred=deferred)
+    assert lake.rows("ops.quarantine", "source_table", "rule", "detected_in", "batch", "run_id") == [
+        (PAYMENTS, "valid_id", "silver", "2025-01-01", "run1")]
+    assert lake.rows("ops.held_record", "key", "parent_id", "batch", "held_run_id", "released_run_id") == [
+        ('{"source_system":"payments","transaction_id":2}', 6, "2025-01-01", "run1", None)]
+    assert lake.rows("ops.conservation", "entity", "batch", "bronze_rows", "accepted", "quarantined", "held",
+                     "balanced", where="entity = 'transaction'") == [("transaction", "2025-01-01", 3, 1, 1, 1, True)]
+    assert (result.rows_quarantined, result.detail["held"]) == (1, 1)
 
 
 def test_a_file_delivered_again_in_a_later_run_adds_nothing_and_a_new_file_of_the_same_size_does(lake):
