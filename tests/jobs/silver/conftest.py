@@ -61,19 +61,15 @@ class Lake:
         self.spark.createDataFrame([tuple(r.get(c) for c in t.column_names) for r in rows], t.spark_schema()) \
             .write.format("delta").mode("append").saveAsTable(self.name("silver.customer"))
 
-    def run(self, module, full_refresh: bool = False, deferred: bool = False):
+    def run(self, module, full_refresh: bool = False, deferred: DeferredAppends | None = None):
         """Run a silver job module, as the runner would, with the tables it reads and writes in place.
-        `deferred`: its ops rows are buffered and committed after it, as the runner does; else written at once."""
+        `deferred`: the buffer its ops rows go to, as under the runner (the caller flushes it); else written at once."""
         entity = module.ENTITY
         self.ensure(entity.table, "silver.customer", *(s.bronze for s in entity.sources))
         self._runs += 1
-        buffer = DeferredAppends() if deferred else None
         ctx = JobContext(spark=self.spark, cfg=self.cfg, run_id=f"run{self._runs}", job=entity.job,
-                         full_refresh=full_refresh, log=lambda m: None, layer="silver", deferred=buffer)
-        result = module.run(ctx)
-        if buffer is not None:
-            buffer.flush(self.spark)
-        return result
+                         full_refresh=full_refresh, log=lambda m: None, layer="silver", deferred=deferred)
+        return module.run(ctx)
 
     def name(self, table_id: str) -> str:
         return f"{self.cfg.database(table_id.split('.')[0])}.{table_id.split('.')[1]}"

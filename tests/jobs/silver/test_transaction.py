@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from jobs.silver import engine, transaction
+from lakehouse_core.context import DeferredAppends
 
 D = dt.date
 PAYMENTS, V2 = "bronze.payments_the_transaction", "bronze.payments_v2_the_transaction"
@@ -73,16 +74,21 @@ def test_a_transaction_of_an_unknown_customer_is_held_until_its_customer_arrives
     assert lake.spark.sql(f"DESCRIBE HISTORY {lake.name('silver.transaction')} LIMIT 1").first().operation == "WRITE"
 
 
-@pytest.mark.parametrize("deferred, defer_rows", [(False, None), (True, None), (True, 0)],
+@pytest.mark.parametrize("deferred, defer_rows, before_flush", [(False, None, 2), (True, None, 0), (True, 0, 2)],
                          ids=["written-at-once", "with-the-runs-ops-rows", "by-spark-beyond-the-limit"])
 def test_quarantined_and_held_rows_are_recorded_alike_however_they_are_committed(lake, monkeypatch, deferred,
-                                                                                 defer_rows):
+                                                                                 defer_rows, before_flush):
     if defer_rows is not None:
         monkeypatch.setattr(engine, "DEFER_ROWS", defer_rows)
     known_customers(lake, 5)
     lake.bronze(PAYMENTS, [tx("1", "Completed"), tx("2", "Completed", cust="6"), tx("x", "Completed")],
                 batch="2025-01-01")
-    result = lake.run(transaction, deferred=deferred)
+    buffer = DeferredAppends() if deferred else None
+    result = lake.run(transaction, deferred=buffer)
+    # Under the runner, the job's one quarantined and one held row wait for the run's ops commits (up to DEFER_ROWS).
+    assert len(lake.rows("ops.quarantine", "run_id")) + len(lake.rows("ops.held_record", "held_run_id")) == before_flush
+    if buffer is not None:
+        buffer.flush(lake.spark)
     assert lake.rows("ops.quarantine", "source_table", "rule", "detected_in", "batch", "run_id") == [
         (PAYMENTS, "valid_id", "silver", "2025-01-01", "run1")]
     assert lake.rows("ops.held_record", "key", "parent_id", "batch", "held_run_id", "released_run_id") == [
