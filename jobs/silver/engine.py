@@ -283,13 +283,15 @@ def append(spark: SparkSession, ctx: JobContext, table_id: str, rows: list[tuple
 DEFER_ROWS = 10_000
 
 
-def append_frame(ctx: JobContext, table_id: str, rows: DataFrame, n: int) -> None:
-    """The `n` rows of `rows` appended to the ops table `table_id` (its columns by name)."""
+def append_frame(ctx: JobContext, table_id: str, rows: DataFrame, n: int,
+                 lock: threading.Lock | None = None) -> None:
+    """The `n` rows of `rows` appended to the ops table `table_id` (its columns by name); `lock` is held while
+    this job commits them itself."""
     rows = rows.select(*lakedb.table(table_id).column_names)
     if ctx.deferred is not None and n <= DEFER_ROWS:
         ctx.append_ops(table_id, [tuple(r) for r in rows.collect()])
         return
-    with _HELD_LOCK if table_id == "ops.held_record" else contextlib.nullcontext():
+    with lock or contextlib.nullcontext():
         rows.write.format("delta").mode("append").saveAsTable(ctx.table(table_id))
 
 
@@ -623,7 +625,7 @@ def _hold(ctx: JobContext, entity: Entity, rows: DataFrame, n: int, cols: list[s
         F.to_json(F.struct(*[F.col(c) for c in cols])).alias("record"),
         F.lit(ctx.run_id).alias("held_run_id"), F.lit(now).alias("held_at"),
         F.lit(None).cast("string").alias("released_run_id"), F.lit(None).cast("timestamp").alias("released_at"))
-    append_frame(ctx, "ops.held_record", rows, n)
+    append_frame(ctx, "ops.held_record", rows, n, lock=_HELD_LOCK)
 
 
 def _release(ctx: JobContext, entity: Entity, rows: DataFrame, now: dt.datetime) -> None:
