@@ -85,6 +85,7 @@ def bench_scale(scale: float, days: int, base: Path) -> dict:
         "rerun_seconds": round(rerun_s, 2), "rerun_rows": rerun_rows,
         "rows_per_second_full": round(full_rows / full_s),
         "parallel_jobs": cfg.section("runner").get("parallel_jobs", 1),
+        "parallel_jobs_by_layer": cfg.section("runner").get("parallel_jobs_by_layer") or {},
         "jvm_peak_mb": jvm_peak_mb(spark), "python_peak_mb": round(python_peak_mb()),
     }
     spark.stop()

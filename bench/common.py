@@ -70,7 +70,9 @@ def bench_config(root: Path, driver_memory: str = "6g"):
     cfg = load_config("local", str(root))
     cfg.raw["spark"]["conf"]["spark.driver.memory"] = driver_memory
     if os.environ.get("BENCH_PARALLEL"):  # jobs at a time (conf runner.parallel_jobs); the conf's value otherwise
-        cfg.raw.setdefault("runner", {})["parallel_jobs"] = int(os.environ["BENCH_PARALLEL"])
+        runner = cfg.raw.setdefault("runner", {})  # one number for every layer, like `--parallel`
+        runner["parallel_jobs"] = int(os.environ["BENCH_PARALLEL"])
+        runner.pop("parallel_jobs_by_layer", None)
     return cfg
 
 

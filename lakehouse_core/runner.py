@@ -311,8 +311,23 @@ def commit_tag(job: str, run_id: str) -> str:
 def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
     """How many independent jobs run at once: `--parallel`, else conf `runner.parallel_jobs`, else 1."""
     value = requested if requested is not None else cfg.section("runner").get("parallel_jobs", 1)
+    return _whole(value, "runner.parallel_jobs")
+
+
+def parallel_by_layer(cfg: Config, requested: int | None = None) -> dict[str, int]:
+    """Conf `runner.parallel_jobs_by_layer`: layers whose jobs run more (or fewer) at a time than
+    `parallel_jobs`. A job starts while fewer jobs than its layer's number are running. `--parallel` sets one
+    number for every layer."""
+    value = cfg.section("runner").get("parallel_jobs_by_layer") or {}
+    if not isinstance(value, dict):
+        raise LakehouseError(f"runner.parallel_jobs_by_layer must map layer names to numbers, got {value!r}")
+    limits = {str(layer): _whole(n, f"runner.parallel_jobs_by_layer.{layer}") for layer, n in value.items()}
+    return {} if requested is not None else limits
+
+
+def _whole(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LakehouseError(f"runner.parallel_jobs must be a whole number of at least 1, got {value!r}")
+        raise LakehouseError(f"{name} must be a whole number of at least 1, got {value!r}")
     return value
 
 
@@ -333,10 +348,17 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
 
     With `parallel` > 1 (or conf `runner.parallel_jobs`) up to that many jobs whose upstream jobs have all
     succeeded run at once, each in a session of its own (graphlib orders them); after a failure no job starts,
-    the running ones finish, and the rest are recorded as skipped.
+    the running ones finish, and the rest are recorded as skipped. Conf `runner.parallel_jobs_by_layer` gives a
+    layer its own number (`parallel` overrides both).
     """
     reporter = reporter or Reporter()
     workers = parallel_jobs(cfg, parallel)
+    by_layer = {layer: n for layer, n in parallel_by_layer(cfg, parallel).items()
+                if any(manifest.jobs[j].layer == layer for j in names)}
+    most = max([workers, *by_layer.values()])
+
+    def slots(job: str) -> int:
+        return by_layer.get(manifest.jobs[job].layer, workers)
     ensure_tables(spark, cfg, tables_written(manifest, names))
     recorder = RunRecorder(spark, cfg)
     deferred, run_cache = DeferredAppends(), {}
@@ -353,14 +375,16 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
     recorder.run_started(run_id, command, selection, full_refresh, names)
     _ahead(spark, lambda: recorder.read_own_row(run_id), "lakehouse-run-log")
     reporter.event("run_started", run_id=run_id, env=cfg.env, root=cfg.root, jobs=names, full_refresh=full_refresh,
-                   parallel=workers, text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
-                   + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if workers > 1 else ""))
+                   parallel=workers, parallel_by_layer=by_layer,
+                   text=f"run {run_id}: {len(names)} job(s) on {cfg.root} (env {cfg.env})"
+                   + (", full refresh" if full_refresh else "") + (f", {workers} at a time" if most > 1 else "")
+                   + "".join(f", {layer} {n}" for layer, n in sorted(by_layer.items())))
     index = {n: i for i, n in enumerate(names, 1)}
     t_run = time.perf_counter()
 
     def execute(name: str, session: SparkSession) -> tuple[JobOutcome, BaseException | None]:
         job = manifest.jobs[name]
-        prefix = f"[{name}] " if workers > 1 else ""
+        prefix = f"[{name}] " if most > 1 else ""
         reporter.event("job_started", job=name, layer=job.layer, index=index[name], of=len(names),
                        text=f"[{index[name]}/{len(names)}] {name} ({job.layer}): {job.description or job.entry}")
         started, t0 = utcnow(), time.perf_counter()
@@ -394,7 +418,7 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
 
     finished: dict[str, JobOutcome] = {}
     failure: tuple[str, BaseException] | None = None
-    if workers == 1:
+    if most == 1:
         for name in names:
             outcome, exc = execute(name, spark)
             finished[name] = outcome
@@ -407,16 +431,17 @@ def run_jobs(spark: SparkSession, cfg: Config, manifest: Manifest, names: list[s
         sorter.prepare()
         ready: list[str] = []
         parent_conf = [(r.key, r.value) for r in spark.sql("SET").collect()]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lakehouse-job") as pool:
+        with ThreadPoolExecutor(max_workers=most, thread_name_prefix="lakehouse-job") as pool:
             running: dict[Future, str] = {}
             while True:
                 if failure is None:
                     ready = sorted(set(ready) | set(sorter.get_ready()), key=index.__getitem__)
-                    while len(running) < workers:
-                        # A job waits (without taking a slot) while a running job holds a resource it also
-                        # holds alone (manifest `exclusive`): the scheduler alone keeps them apart.
+                    while len(running) < most:
+                        # A job waits (without taking a slot) while as many jobs as its layer allows are running,
+                        # or while a running job holds a resource it also holds alone (manifest `exclusive`).
                         held = {r for n in running.values() for r in manifest.jobs[n].exclusive}
-                        name = next((n for n in ready if held.isdisjoint(manifest.jobs[n].exclusive)), None)
+                        name = next((n for n in ready if len(running) < slots(n)
+                                     and held.isdisjoint(manifest.jobs[n].exclusive)), None)
                         if name is None:
                             break
                         ready.remove(name)

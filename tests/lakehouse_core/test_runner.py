@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import textwrap
@@ -10,9 +11,18 @@ import pytest
 
 from lakehouse_core.catalog import ensure_databases
 from lakehouse_core.context import JobResult
-from lakehouse_core.errors import JobFailed
+from lakehouse_core.errors import JobFailed, LakehouseError
 from lakehouse_core.manifest import load_manifest, parse_manifest
-from lakehouse_core.runner import JobOutcome, Reporter, RunSummary, resume_plan, run_jobs, tables_written
+from lakehouse_core.runner import (
+    JobOutcome,
+    Reporter,
+    RunSummary,
+    parallel_by_layer,
+    parallel_jobs,
+    resume_plan,
+    run_jobs,
+    tables_written,
+)
 
 TOY_JOBS = """
     import threading
@@ -26,6 +36,9 @@ TOY_JOBS = """
     RUNNING = []
     MOST_AT_ONCE = [0]
     PAIR = threading.Barrier(2, timeout=120)
+    TRIO = threading.Barrier(3, timeout=60)
+    CROWD = []
+    MOST_IN_CROWD = [0]
 
 
     PREFETCH_FAILS = []
@@ -37,7 +50,7 @@ TOY_JOBS = """
         ctx.per_run("ahead", lambda: threading.current_thread().name)
 
 
-    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False, ahead=False):
+    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False, ahead=False, trio=False, crowd=False):
         if ahead:  # what the module's prefetch read for the run (once it has started), else the job's own read
             deadline = time.monotonic() + 60
             while not PREFETCH_FAILS and "ahead" not in ctx.run_cache and time.monotonic() < deadline:
@@ -52,6 +65,13 @@ TOY_JOBS = """
             MOST_AT_ONCE[0] = max(MOST_AT_ONCE[0], len(RUNNING))
             time.sleep(1.0)
             RUNNING.remove(ctx.job)
+        if trio:  # three such jobs get past the barrier only when they run at the same time
+            TRIO.wait()
+        if crowd:  # how many crowd jobs run at the same time
+            CROWD.append(ctx.job)
+            MOST_IN_CROWD[0] = max(MOST_IN_CROWD[0], len(CROWD))
+            time.sleep(0.5)
+            CROWD.remove(ctx.job)
         if pair:  # two such jobs meet at a barrier: they get past it only when they run at the same time
             PAIR.wait()
             SEEN[ctx.job] = ctx.spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
@@ -240,6 +260,40 @@ def test_parallel_never_runs_two_jobs_holding_one_resource_at_once_and_runs_the_
     assert sorted(r.job for r in spark.table(out).collect()) == ["r", "w"]
 
 
+def test_a_layer_can_run_more_jobs_at_once_than_the_others(spark, lake_cfg, toy):
+    def job(layer, **args):
+        return {"layer": layer, "entry": toy.__name__, "args": {"rows": 1, **args}}
+
+    # Three bronze jobs meet at a barrier (each waits for the other two); the silver ones never run three at once.
+    m = parse_manifest({**{f"b{i}": job("bronze", trio=True) for i in range(3)},
+                        **{f"s{i}": job("silver", crowd=True) for i in range(3)}})
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "runner": {
+        "parallel_jobs": 2, "parallel_jobs_by_layer": {"bronze": 3}}})
+    toy.CROWD.clear()
+    toy.MOST_IN_CROWD[0] = 0
+    out = io.StringIO()
+    summary = run_jobs(spark, cfg, m, list(m.order), reporter=Reporter(stream=out), run_id="run-layers")
+    assert [(o.job, o.status) for o in summary.outcomes] == [(n, "succeeded") for n in m.order]
+    assert toy.MOST_IN_CROWD == [2]
+    assert out.getvalue().splitlines()[0].endswith(", 2 at a time, bronze 3")
+
+
+@pytest.mark.parametrize(("runner", "requested", "expected"), [
+    ({"parallel_jobs": 2, "parallel_jobs_by_layer": {"bronze": 4}}, None, (2, {"bronze": 4})),
+    ({"parallel_jobs": 2, "parallel_jobs_by_layer": {"bronze": 4}}, 1, (1, {})),  # --parallel: one number for all
+    ({}, None, (1, {})),
+    ({"parallel_jobs_by_layer": {"bronze": 0}}, None, "runner.parallel_jobs_by_layer.bronze must be a whole number"),
+    ({"parallel_jobs_by_layer": [4]}, None, "runner.parallel_jobs_by_layer must map layer names to numbers"),
+])
+def test_parallel_settings_are_read_from_conf_unless_given(lake_cfg, runner, requested, expected):
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "runner": runner})
+    if isinstance(expected, str):
+        with pytest.raises(LakehouseError, match=expected):
+            parallel_by_layer(cfg, requested)
+        return
+    assert (parallel_jobs(cfg, requested), parallel_by_layer(cfg, requested)) == expected
+
+
 def job_run_commits(spark, cfg) -> list[int]:
     """Rows added by each commit to ops.job_run, oldest first."""
     history = spark.sql(f"DESCRIBE HISTORY {cfg.database('ops')}.job_run").where("operation = 'WRITE'")
@@ -248,8 +302,6 @@ def job_run_commits(spark, cfg) -> list[int]:
 
 @pytest.mark.parametrize(("every", "commits"), [(30, [3]), (0, [1, 1, 1])])
 def test_job_results_are_recorded_together_unless_asked_for_one_commit_each(spark, lake_cfg, toy, every, commits):
-    import dataclasses
-
     m = parse_manifest({n: {"layer": "bronze", "entry": toy.__name__, "args": {"rows": i}}
                         for i, n in enumerate(("a", "b", "c"), 1)})
     cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "runner": {"parallel_jobs": 1,
