@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--full-refresh", action="store_true", help="rebuild outputs from their inputs")
             p.add_argument("--resume", action="store_true", help="finish the last failed run")
             p.add_argument("--parallel", type=int, default=None, metavar="N",
-                           help="run up to N independent jobs at once (default: conf runner.parallel_jobs)")
+                           help="run up to N independent jobs at once, in every layer "
+                           "(default: conf runner.parallel_jobs and runner.parallel_jobs_by_layer)")
             p.add_argument("--quiet", action="store_true", help="print only failures and the summary")
             p.add_argument("--log-format", choices=("text", "json"), default="text")
         else:
