@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import RESULTS, bench_config, jvm_peak_mb, python_peak_mb, run_scales  # noqa: E402
 
+# Not measured: OPTIMIZE and VACUUM of every table, which `lakehouse run` runs last in every run (about 120-180 s at
+# scale 10; README, Performance).
 SKIP_JOBS = {"ops_maintenance"}
 BUDGET_MINUTES = 45
 PROGRESS = "_bench_progress.jsonl"
