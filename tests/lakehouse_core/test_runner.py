@@ -37,8 +37,6 @@ TOY_JOBS = """
     MOST_AT_ONCE = [0]
     PAIR = threading.Barrier(2, timeout=120)
     TRIO = threading.Barrier(3, timeout=60)
-    CROWD = []
-    MOST_IN_CROWD = [0]
 
 
     PREFETCH_FAILS = []
@@ -50,7 +48,7 @@ TOY_JOBS = """
         ctx.per_run("ahead", lambda: threading.current_thread().name)
 
 
-    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False, ahead=False, trio=False, crowd=False):
+    def run(ctx, rows, fail_if=None, pair=None, solo=False, record=False, ahead=False, trio=False):
         if ahead:  # what the module's prefetch read for the run (once it has started), else the job's own read
             deadline = time.monotonic() + 60
             while not PREFETCH_FAILS and "ahead" not in ctx.run_cache and time.monotonic() < deadline:
@@ -67,11 +65,6 @@ TOY_JOBS = """
             RUNNING.remove(ctx.job)
         if trio:  # three such jobs get past the barrier only when they run at the same time
             TRIO.wait()
-        if crowd:  # how many crowd jobs run at the same time
-            CROWD.append(ctx.job)
-            MOST_IN_CROWD[0] = max(MOST_IN_CROWD[0], len(CROWD))
-            time.sleep(0.5)
-            CROWD.remove(ctx.job)
         if pair:  # two such jobs meet at a barrier: they get past it only when they run at the same time
             PAIR.wait()
             SEEN[ctx.job] = ctx.spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
@@ -266,15 +259,13 @@ def test_a_layer_can_run_more_jobs_at_once_than_the_others(spark, lake_cfg, toy)
 
     # Three bronze jobs meet at a barrier (each waits for the other two); the silver ones never run three at once.
     m = parse_manifest({**{f"b{i}": job("bronze", trio=True) for i in range(3)},
-                        **{f"s{i}": job("silver", crowd=True) for i in range(3)}})
+                        **{f"s{i}": job("silver", solo=True) for i in range(3)}})
     cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "runner": {
         "parallel_jobs": 2, "parallel_jobs_by_layer": {"bronze": 3}}})
-    toy.CROWD.clear()
-    toy.MOST_IN_CROWD[0] = 0
     out = io.StringIO()
     summary = run_jobs(spark, cfg, m, list(m.order), reporter=Reporter(stream=out), run_id="run-layers")
     assert [(o.job, o.status) for o in summary.outcomes] == [(n, "succeeded") for n in m.order]
-    assert toy.MOST_IN_CROWD == [2]
+    assert toy.MOST_AT_ONCE == [2]
     assert out.getvalue().splitlines()[0].endswith(", 2 at a time, bronze 3")
 
 
