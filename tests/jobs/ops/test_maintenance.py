@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from pyspark.sql import functions as F
@@ -58,7 +59,7 @@ def test_optimize_compacts_small_files_and_vacuum_keeps_recent_ones(spark, lake_
 
     assert result.detail["tables"] == {"ops.job_run": {"numFilesAdded": 1, "numFilesRemoved": 3,
                                                        "zorder_by": ["run_id", "job"], "vacuum_retain_hours": 200}}
-    assert result.detail["skipped"] == [t.id for t in lakedb.TABLES if t.layer == "ops" and t.name != "job_run"]
+    assert result.detail["not_created"] == [t.id for t in lakedb.TABLES if t.layer == "ops" and t.name != "job_run"]
     assert sorted(r.run_id for r in spark.table(name).collect()) == ["r0", "r1", "r2"]
     assert spark.sql(f"DESCRIBE DETAIL {name}").first().numFiles == 1
     history = spark.sql(f"DESCRIBE HISTORY {name}").orderBy("version").collect()
@@ -99,3 +100,73 @@ def test_a_table_with_keys_is_compacted_into_files_of_about_rows_per_file(spark,
     assert sum(files) == 1000
     assert 3 <= len(files) <= 5 and max(files) <= 400, files
     assert spark.conf.get(maintenance.MAX_FILE_SIZE, None) is None  # restored
+
+
+@pytest.mark.parametrize("days", [-1, "7", 1.5, True])
+def test_every_days_must_be_a_whole_number_of_days(lake_cfg, days):
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "maintenance": {"every_days": days}})
+    with pytest.raises(ConfigError, match=rf"^maintenance.every_days must be a whole number of days, 0 or more, "
+                                          rf"got {re.escape(repr(days))}$"):
+        maintenance.every_days(cfg)
+
+
+def record_maintenance(spark, cfg, run_id, days_ago, detail):
+    """An ops.job_run row of ops_maintenance that succeeded `days_ago` days ago (UTC, like every conf)."""
+    job_run = lakedb.table("ops.job_run")
+    ensure_tables(spark, cfg, [job_run])
+    row = {"run_id": run_id, "job": "ops_maintenance", "layer": "ops", "status": "succeeded", "detail": detail}
+    (spark.createDataFrame([tuple(row.get(c) for c in job_run.column_names)], job_run.spark_schema())
+     .withColumn("started_at", F.expr(f"current_timestamp() - INTERVAL {days_ago} DAYS"))
+     .write.format("delta").mode("append").saveAsTable(f"{cfg.database('ops')}.job_run"))
+
+
+def test_maintenance_waits_every_days_after_the_last_run_that_maintained(spark, lake_cfg):
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw,
+                                             "maintenance": {"vacuum_retain_hours": 168, "every_days": 7}})
+    ctx = JobContext(spark=spark, cfg=cfg, run_id="now", job="ops_maintenance", log=lambda m: None)
+    assert maintenance.due(ctx, 7) == (True, "due: no earlier maintenance recorded")
+
+    record_maintenance(spark, cfg, "r8", 8, '{"maintained": true}')
+    at8 = spark.sql(f"SELECT date_format(max(started_at), 'yyyy-MM-dd HH:mm') FROM {cfg.database('ops')}.job_run") \
+        .first()[0]
+    assert maintenance.due(ctx, 7) == (True, f"due: last maintained {at8}, 8 day(s) ago, maintenance.every_days 7")
+
+    # A later run that was not due, or one that failed, does not count as maintained; the one 2 days ago does.
+    record_maintenance(spark, cfg, "r1", 1, '{"maintained": false, "skipped": "not due"}')
+    record_maintenance(spark, cfg, "r2", 2, None)  # as written before the schedule: detail without `maintained`
+    at2 = spark.sql(f"SELECT date_format(started_at, 'yyyy-MM-dd HH:mm'), date_add(to_date(started_at), 7) "
+                    f"FROM {cfg.database('ops')}.job_run WHERE run_id = 'r2'").first()
+    result = maintenance.run(ctx, layers=["ops"])
+    reason = (f"not due: last maintained {at2[0]}, 2 day(s) ago, under maintenance.every_days 7; next on {at2[1]} "
+              "(--full-refresh maintains now)")
+    assert result.detail == {"maintained": False, "skipped": reason, "every_days": 7}
+    assert spark.sql(f"DESCRIBE HISTORY {cfg.database('ops')}.job_run").where("operation = 'OPTIMIZE'").count() == 0
+
+    assert maintenance.due(dataclasses.replace(ctx, full_refresh=True), 7) == (True, "due: --full-refresh")
+    assert maintenance.due(ctx, 0) == (True, "due: maintenance.every_days is 0 (every run)")
+    assert maintenance.due(ctx, 2) == (True, f"due: last maintained {at2[0]}, 2 day(s) ago, maintenance.every_days 2")
+
+    forced = maintenance.run(dataclasses.replace(ctx, full_refresh=True), layers=["ops"])
+    assert forced.detail["maintained"] is True and forced.detail["reason"] == "due: --full-refresh"
+    assert forced.detail["tables"]["ops.job_run"]["numFilesRemoved"] == 3
+
+
+def test_a_keyed_table_with_no_more_files_than_its_rows_need_is_not_rewritten(spark, lake_cfg):
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "tables": {"rows_per_file": 100},
+                                        "maintenance": {"vacuum_retain_hours": 168, "every_days": 0}})
+    job_run = lakedb.table("ops.job_run")
+    ensure_tables(spark, cfg, [job_run])
+    name = f"{cfg.database('ops')}.job_run"
+    rows = [tuple({"run_id": f"r{i:03d}", "job": "j"}.get(c) for c in job_run.column_names) for i in range(400)]
+    spark.createDataFrame(rows, job_run.spark_schema()).repartition(5).write.format("delta").mode("append") \
+        .saveAsTable(name)  # 5 files for 4 rows' worth: within the slack (4 // 4 = 1)
+    ctx = JobContext(spark=spark, cfg=cfg, run_id="m", job="ops_maintenance", log=lambda m: None)
+
+    assert maintenance.files_needed(400, 100) == (4, 1)
+    assert maintenance.run(ctx, layers=["ops"]).detail["tables"]["ops.job_run"]["numFilesRemoved"] == 0
+
+    spark.createDataFrame(rows[:1], job_run.spark_schema()).write.format("delta").mode("append").saveAsTable(name)
+    # 6 files for 401 rows (5 needed, slack 1): still compact
+    assert maintenance.run(ctx, layers=["ops"]).detail["tables"]["ops.job_run"]["numFilesRemoved"] == 0
+    spark.createDataFrame(rows[:1], job_run.spark_schema()).write.format("delta").mode("append").saveAsTable(name)
+    assert maintenance.run(ctx, layers=["ops"]).detail["tables"]["ops.job_run"]["numFilesRemoved"] == 7
