@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
@@ -32,6 +33,7 @@ from lakehouse_core.session import conf_set
 
 JOB = "ops_maintenance"
 EVERY_DAYS = 7  # weekly, as VACUUM's 7-day retention frees nothing sooner
+PARALLEL_TABLES = 4  # tables inspected and vacuumed at a time (conf maintenance.parallel_tables)
 MIN_RETAIN_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration: 7 days
 MAX_ZORDER_COLUMNS = 2  # Z-ordering loses its effect with every extra column
 _INTERVAL = re.compile(r"^\s*interval\s+(\d+)\s+(hour|hours|day|days|week|weeks)\s*$", re.IGNORECASE)
@@ -56,6 +58,15 @@ def every_days(cfg: Config) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise ConfigError(f"maintenance.every_days must be a whole number of days, 0 or more, got {days!r}")
     return days
+
+
+def parallel_tables(cfg: Config) -> int:
+    """conf `maintenance.parallel_tables`: tables inspected and vacuumed at a time. Each is a few small Spark jobs,
+    mostly the driver's time, so several at once keep two cores busy."""
+    workers = cfg.section("maintenance").get("parallel_tables", PARALLEL_TABLES)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"maintenance.parallel_tables must be a whole number, 1 or more, got {workers!r}")
+    return workers
 
 
 def due(ctx: JobContext, every: int) -> tuple[bool, str]:
@@ -147,23 +158,44 @@ def optimize(spark: SparkSession, name: str, zorder: list[str], max_file_bytes: 
     return {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")}, zorder
 
 
+# Delta lists files for VACUUM with Spark's partition-discovery parallelism (default 10,000 tasks), which costs
+# minutes on a small cluster for a table of a few files: set to the cluster's parallelism for the VACUUMs.
 LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 
-def vacuum(spark: SparkSession, name: str, hours: int, listing_parallelism: int) -> None:
-    """VACUUM, listing the table's files in `listing_parallelism` tasks.
+@dataclass
+class Plan:
+    """One table's maintenance, as inspected: its files, rows (tables with keys), and whether to compact it."""
 
-    Delta lists files for VACUUM with Spark's partition-discovery parallelism (default 10,000 tasks), which
-    costs minutes on a small cluster for a table of a few files; the conf is restored afterwards.
-    """
-    with conf_set(spark, LISTING_PARALLELISM, listing_parallelism):
-        spark.sql(vacuum_sql(name, hours)).collect()
+    table: Table
+    name: str
+    retain: int
+    files: int
+    size: int
+    rows: int | None
+    need: int
+    compact: bool
+
+
+def inspect(spark: SparkSession, t: Table, name: str, retain: int, per_file: int | None) -> Plan | None:
+    """The table's plan; None for a table not created yet."""
+    if not spark.catalog.tableExists(name):
+        return None
+    info = spark.sql(f"DESCRIBE DETAIL {name}").first()
+    files, size = info["numFiles"] or 0, info["sizeInBytes"] or 0
+    # A table with keys is a MERGE target: compacted into files of conf `tables.rows_per_file` rows, not one
+    # large file that every later MERGE would rewrite (lakehouse_core.layout).
+    rows = spark.table(name).count() if per_file and t.keys and files > 1 else None  # from the log's stats
+    need, slack = files_needed(rows, per_file if t.keys else None)
+    # A table within its files' slack is left as it is: Z-ordering rewrites the whole table for no gain.
+    return Plan(t, name, retain, files, size, rows, need, compact=files > need + slack)
 
 
 def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zorder: bool = True) -> JobResult:
     spark = ctx.spark
     hours = vacuum_retain_hours(ctx.cfg)  # before touching anything
     every = every_days(ctx.cfg)
+    workers = parallel_tables(ctx.cfg)
     tables = tables_to_maintain(layers)
     go, why = due(ctx, every)
     ctx.log(why)
@@ -173,33 +205,30 @@ def run(ctx: JobContext, layers: list[str] | tuple[str, ...] = lakedb.LAYERS, zo
     listing = int(ctx.cfg.section("maintenance").get("vacuum_listing_parallelism")
                   or spark.sparkContext.defaultParallelism)
     per_file = rows_per_file(ctx.cfg)
+    # Names come from the model and pass qualified()'s identifier check before reaching SQL.
+    found = ctx.map_in_threads(lambda t: inspect(spark, t, qualified(ctx.cfg, t), retention_for(t, hours), per_file),
+                               tables, workers)
+    plans = [p for p in found if p is not None]
+    missing = [t.id for t, p in zip(tables, found, strict=True) if p is None]
     detail: dict[str, dict] = {}
-    missing = []
-    for t in tables:
-        # Names come from the model and pass qualified()'s identifier check before reaching SQL.
-        name = qualified(ctx.cfg, t)
-        if not spark.catalog.tableExists(name):
-            missing.append(t.id)
-            continue
-        retain = retention_for(t, hours)
-        info = spark.sql(f"DESCRIBE DETAIL {name}").first()
-        files, size = info["numFiles"] or 0, info["sizeInBytes"] or 0
-        # A table with keys is a MERGE target: compacted into files of conf `tables.rows_per_file` rows, not one
-        # large file that every later MERGE would rewrite (lakehouse_core.layout).
-        rows = spark.table(name).count() if per_file and t.keys and files > 1 else None  # from the log's stats
-        need, slack = files_needed(rows, per_file if t.keys else None)
-        if files <= need + slack:
-            # Nothing to compact; Z-ordering would rewrite the whole table for no gain (and every time again).
-            metrics, used, done = ({"numFilesAdded": 0, "numFilesRemoved": 0}, [],
-                                  f"{files} file{'' if files == 1 else 's'} for {need}, already compact")
+    done: dict[str, str] = {}
+    for p in plans:  # one at a time: the file size it writes is a session setting
+        if p.compact:
+            max_bytes = max(1, p.size * per_file // p.rows) if p.rows and p.size and per_file else None
+            metrics, used = optimize(spark, p.name, zorder_columns(p.table) if zorder else [], max_bytes)
+            done[p.table.id] = (f"optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
+                                f"{metrics.get('numFilesAdded') or 0}"
+                                f"{', Z-ordered by ' + ', '.join(used) if used else ''})")
         else:
-            max_bytes = max(1, size * per_file // rows) if rows and size and per_file else None
-            metrics, used = optimize(spark, name, zorder_columns(t) if zorder else [], max_bytes)
-            done = (f"optimized ({metrics.get('numFilesRemoved') or 0} files compacted into "
-                    f"{metrics.get('numFilesAdded') or 0}{', Z-ordered by ' + ', '.join(used) if used else ''})")
-        vacuum(spark, name, retain, listing)
-        detail[t.id] = {**metrics, "zorder_by": used, "vacuum_retain_hours": retain}
-        ctx.log(f"{t.id}: {done}, vacuumed files older than {retain} h")
+            metrics, used = {"numFilesAdded": 0, "numFilesRemoved": 0}, []
+            done[p.table.id] = f"{p.files} file{'' if p.files == 1 else 's'} for {p.need}, already compact"
+        detail[p.table.id] = {**metrics, "zorder_by": used, "vacuum_retain_hours": p.retain}
+    with conf_set(spark, LISTING_PARALLELISM, listing):
+        def clean(p: Plan) -> None:
+            spark.sql(vacuum_sql(p.name, p.retain)).collect()
+            ctx.log(f"{p.table.id}: {done[p.table.id]}, vacuumed files older than {p.retain} h")
+
+        ctx.map_in_threads(clean, plans, workers)
     if missing:
         ctx.log(f"not created yet, skipped: {', '.join(missing)}")
     return JobResult(rows_read=0, rows_written=0, rows_quarantined=0,

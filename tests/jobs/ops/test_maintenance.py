@@ -102,12 +102,18 @@ def test_a_table_with_keys_is_compacted_into_files_of_about_rows_per_file(spark,
     assert spark.conf.get(maintenance.MAX_FILE_SIZE, None) is None  # restored
 
 
-@pytest.mark.parametrize("days", [-1, "7", 1.5, True])
-def test_every_days_must_be_a_whole_number_of_days(lake_cfg, days):
-    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "maintenance": {"every_days": days}})
-    with pytest.raises(ConfigError, match=rf"^maintenance.every_days must be a whole number of days, 0 or more, "
-                                          rf"got {re.escape(repr(days))}$"):
-        maintenance.every_days(cfg)
+@pytest.mark.parametrize("key, value, reason", [
+    ("every_days", -1, "maintenance.every_days must be a whole number of days, 0 or more, got -1"),
+    ("every_days", "7", "maintenance.every_days must be a whole number of days, 0 or more, got '7'"),
+    ("every_days", 1.5, "maintenance.every_days must be a whole number of days, 0 or more, got 1.5"),
+    ("parallel_tables", 0, "maintenance.parallel_tables must be a whole number, 1 or more, got 0"),
+    ("parallel_tables", True, "maintenance.parallel_tables must be a whole number, 1 or more, got True"),
+])
+def test_schedule_and_parallelism_settings_are_checked_before_anything_runs(lake_cfg, key, value, reason):
+    cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "maintenance": {key: value}})
+    ctx = JobContext(spark=None, cfg=cfg, run_id="r", log=lambda m: None)
+    with pytest.raises(ConfigError, match=f"^{re.escape(reason)}$"):
+        maintenance.run(ctx, layers=["ops"])
 
 
 def record_maintenance(spark, cfg, run_id, days_ago, detail):
