@@ -37,6 +37,13 @@ def valid_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
+def whole_number(value: Any, name: str, least: int) -> int:
+    """A whole-number setting of at least `least` (true and false are not numbers here); else ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    return value
+
+
 def is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 

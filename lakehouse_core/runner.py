@@ -24,7 +24,7 @@ from pyspark.sql import SparkSession
 import lakedb
 from lakehouse_core import __version__
 from lakehouse_core.catalog import ensure_tables, qualified
-from lakehouse_core.config import Config, ensure_local_root, is_remote
+from lakehouse_core.config import Config, ensure_local_root, is_remote, whole_number
 from lakehouse_core.context import DeferredAppends, JobContext, JobResult, activate, append_rows, once
 from lakehouse_core.errors import JobFailed, LakehouseError, RunLocked
 from lakehouse_core.manifest import Manifest
@@ -311,7 +311,7 @@ def commit_tag(job: str, run_id: str) -> str:
 def parallel_jobs(cfg: Config, requested: int | None = None) -> int:
     """How many independent jobs run at once: `--parallel`, else conf `runner.parallel_jobs`, else 1."""
     value = requested if requested is not None else cfg.section("runner").get("parallel_jobs", 1)
-    return _whole(value, "runner.parallel_jobs")
+    return whole_number(value, "runner.parallel_jobs", 1)
 
 
 def parallel_by_layer(cfg: Config, requested: int | None = None) -> dict[str, int]:
@@ -321,14 +321,8 @@ def parallel_by_layer(cfg: Config, requested: int | None = None) -> dict[str, in
     value = cfg.section("runner").get("parallel_jobs_by_layer") or {}
     if not isinstance(value, dict):
         raise LakehouseError(f"runner.parallel_jobs_by_layer must map layer names to numbers, got {value!r}")
-    limits = {str(layer): _whole(n, f"runner.parallel_jobs_by_layer.{layer}") for layer, n in value.items()}
+    limits = {str(layer): whole_number(n, f"runner.parallel_jobs_by_layer.{layer}", 1) for layer, n in value.items()}
     return {} if requested is not None else limits
-
-
-def _whole(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LakehouseError(f"{name} must be a whole number of at least 1, got {value!r}")
-    return value
 
 
 def job_session(spark: SparkSession, conf: list[tuple[str, str]]) -> SparkSession:

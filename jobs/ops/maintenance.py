@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 import lakedb
 from lakedb.model import Table
 from lakehouse_core.catalog import qualified
-from lakehouse_core.config import Config
+from lakehouse_core.config import Config, whole_number
 from lakehouse_core.context import JobContext, JobResult
 from lakehouse_core.errors import ConfigError
 from lakehouse_core.layout import rows_per_file
@@ -54,19 +55,14 @@ def vacuum_retain_hours(cfg: Config) -> int:
 
 def every_days(cfg: Config) -> int:
     """conf `maintenance.every_days`: days between maintenance runs; 0 maintains on every run."""
-    days = cfg.section("maintenance").get("every_days", EVERY_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-        raise ConfigError(f"maintenance.every_days must be a whole number of days, 0 or more, got {days!r}")
-    return days
+    return whole_number(cfg.section("maintenance").get("every_days", EVERY_DAYS), "maintenance.every_days", 0)
 
 
 def parallel_tables(cfg: Config) -> int:
     """conf `maintenance.parallel_tables`: tables inspected and vacuumed at a time. Each is a few small Spark jobs,
     mostly the driver's time, so several at once keep two cores busy."""
-    workers = cfg.section("maintenance").get("parallel_tables", PARALLEL_TABLES)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"maintenance.parallel_tables must be a whole number, 1 or more, got {workers!r}")
-    return workers
+    return whole_number(cfg.section("maintenance").get("parallel_tables", PARALLEL_TABLES),
+                        "maintenance.parallel_tables", 1)
 
 
 def due(ctx: JobContext, every: int) -> tuple[bool, str]:
@@ -79,8 +75,6 @@ def due(ctx: JobContext, every: int) -> tuple[bool, str]:
     spark, name = ctx.spark, ctx.table("ops.job_run")
     if not spark.catalog.tableExists(name):
         return True, "due: no earlier maintenance recorded"
-    from pyspark.sql import functions as F
-
     maintained = (F.col("job") == (ctx.job or JOB)) & (F.col("status") == "succeeded") & \
         (F.coalesce(F.get_json_object("detail", "$.maintained"), F.lit("true")) != "false")
     last = (spark.table(name).where(maintained).agg(F.max("started_at").alias("at"))

@@ -103,11 +103,11 @@ def test_a_table_with_keys_is_compacted_into_files_of_about_rows_per_file(spark,
 
 
 @pytest.mark.parametrize("key, value, reason", [
-    ("every_days", -1, "maintenance.every_days must be a whole number of days, 0 or more, got -1"),
-    ("every_days", "7", "maintenance.every_days must be a whole number of days, 0 or more, got '7'"),
-    ("every_days", 1.5, "maintenance.every_days must be a whole number of days, 0 or more, got 1.5"),
-    ("parallel_tables", 0, "maintenance.parallel_tables must be a whole number, 1 or more, got 0"),
-    ("parallel_tables", True, "maintenance.parallel_tables must be a whole number, 1 or more, got True"),
+    ("every_days", -1, "maintenance.every_days must be a whole number of at least 0, got -1"),
+    ("every_days", "7", "maintenance.every_days must be a whole number of at least 0, got '7'"),
+    ("every_days", 1.5, "maintenance.every_days must be a whole number of at least 0, got 1.5"),
+    ("parallel_tables", 0, "maintenance.parallel_tables must be a whole number of at least 1, got 0"),
+    ("parallel_tables", True, "maintenance.parallel_tables must be a whole number of at least 1, got True"),
 ])
 def test_schedule_and_parallelism_settings_are_checked_before_anything_runs(lake_cfg, key, value, reason):
     cfg = dataclasses.replace(lake_cfg, raw={**lake_cfg.raw, "maintenance": {key: value}})
