@@ -83,8 +83,11 @@ def local_builder(cfg: Config, app_name: str) -> SparkSession.Builder:
         java_opts.append(f"-Dderby.system.home={meta}")
         builder = builder.config("spark.sql.warehouse.dir", cfg.path("warehouse"))
         builder = builder.enableHiveSupport()
-    builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_opts))
-    for key, value in (spark_cfg.get("conf") or {}).items():
+    conf = dict(spark_cfg.get("conf") or {})
+    # The conf's driver options (conf/local.yml's garbage collector) join ours instead of replacing them.
+    extra = str(conf.pop("spark.driver.extraJavaOptions", "") or "").strip()
+    builder = builder.config("spark.driver.extraJavaOptions", " ".join([*java_opts, *([extra] if extra else [])]))
+    for key, value in conf.items():
         builder = builder.config(key, str(value))
     return builder
 
