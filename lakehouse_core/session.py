@@ -86,7 +86,9 @@ def local_builder(cfg: Config, app_name: str) -> SparkSession.Builder:
     conf = dict(spark_cfg.get("conf") or {})
     # The conf's driver options (conf/local.yml's garbage collector) join ours instead of replacing them.
     extra = str(conf.pop("spark.driver.extraJavaOptions", "") or "").strip()
-    builder = builder.config("spark.driver.extraJavaOptions", " ".join([*java_opts, *([extra] if extra else [])]))
+    if extra:
+        java_opts.append(extra)
+    builder = builder.config("spark.driver.extraJavaOptions", " ".join(java_opts))
     for key, value in conf.items():
         builder = builder.config(key, str(value))
     return builder
